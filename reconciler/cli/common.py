@@ -1,0 +1,78 @@
+"""What every command shares: the root group, error-to-exit-code mapping, output helpers."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+
+from reconciler.errors import ReconcilerError, SpecError
+
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "echo_err",
+    "handle_errors",
+    "main",
+    "use_color",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2  # plan --detailed-exitcode: changes to apply (Terraform's convention)
+EXIT_INTERRUPTED = 130
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """Declarative GitOps for Zelto customer metrics: validate specs, plan, apply."""
+
+
+def use_color(stream: object = None) -> bool:
+    """Colour only on a TTY and never with NO_COLOR set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    target = stream if stream is not None else sys.stdout
+    isatty = getattr(target, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def echo_err(message: str) -> None:
+    """A message for the user on stderr, prefixed so it stands out in CI logs."""
+    click.echo(message, err=True)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn library errors into one readable message and exit 1; Ctrl-C into exit 130.
+
+    Commands raise; only this decorator decides what the user sees, so every command reports
+    errors the same way and no traceback reaches a user for bad input.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SpecError as exc:
+            for issue in exc.issues:
+                echo_err(f"error: {issue}")
+            count = len(exc.issues)
+            echo_err(f"{count} error{'s' if count != 1 else ''}; nothing was changed.")
+            raise SystemExit(EXIT_ERROR) from None
+        except ReconcilerError as exc:
+            echo_err(f"error: {exc}")
+            raise SystemExit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            echo_err("interrupted")
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
+    return wrapper

@@ -1,0 +1,272 @@
+"""The data the reconciler reasons about, and how records are compared.
+
+Declared records come from spec files and are strict (frozen, ``extra="forbid"``, the API's own
+limits), so that every mistake is caught offline. Remote records come from the API and are lenient
+about fields the vendor may add later (``extra="ignore"``): a new server field must not break
+a plan.
+
+Comparison happens on *normalised* values only (semantics.md §3): absent equals null, scores compare
+as numbers (92 == 92.0), ``metricId`` compares case-insensitively, notes compare exactly. Without
+this, upper-case UUIDs from a server produce thousands of false changes (measured.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from reconciler.errors import Location
+
+__all__ = [
+    "COMPARED_FIELDS",
+    "CatalogEntry",
+    "DeclaredRecord",
+    "DesiredState",
+    "Kind",
+    "MetricRecord",
+    "RemoteRecord",
+    "SpecDocument",
+    "Verdict",
+    "canonical_json",
+    "compared_declared",
+    "compared_remote",
+    "fingerprint",
+    "normalise_score",
+    "normalise_uuid",
+]
+
+Verdict = Literal["pass", "fail"]
+Kind = Literal["verdict", "score", "both"]
+
+LABEL_MAX = 255
+EXTERNAL_ID_MAX = 255
+NOTE_MAX = 5000
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX)]
+Note = Annotated[str, StringConstraints(max_length=NOTE_MAX)]
+# Strict numbers: a quoted "85" or a YAML boolean is a mistake in a spec, not a score.
+Score = Annotated[StrictInt | StrictFloat, Field(ge=0, le=100, allow_inf_nan=False)]
+
+#: The fields a plan compares (semantics.md §3). Server-owned fields never make a diff.
+COMPARED_FIELDS: tuple[str, ...] = ("label", "verdict", "score", "note", "metricId", "externalId")
+
+
+class _SpecModel(BaseModel):
+    """Spec-side models: immutable, unknown keys rejected, camelCase in YAML and JSON."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+
+class MetricRecord(_SpecModel):
+    """One customer metric as declared in a spec: what the user wants Zelto to hold."""
+
+    external_id: ExternalId = Field(
+        description="Your own id for this record; unique per conversation."
+    )
+    label: Label = Field(description="The metric's name; Zelto upserts on (conversation, label).")
+    verdict: Verdict | None = Field(default=None, description="pass or fail.")
+    score: Score | None = Field(default=None, description="A number from 0 to 100.")
+    note: Note | None = Field(default=None, description="Free text, at most 5000 characters.")
+    metric_id: UUID | None = Field(
+        default=None, description="A Zelto metric on the call's agent; overrides the catalog's."
+    )
+    adopt: StrictBool = Field(
+        default=False,
+        description="Take over a remote record that has this label but another externalId. "
+        "Never sent to the API.",
+    )
+
+    @model_validator(mode="after")
+    def _verdict_or_score(self) -> MetricRecord:
+        if self.verdict is None and self.score is None:
+            raise ValueError("a record needs at least one of verdict and score")
+        return self
+
+    def post_body(self, metric_id: str | None) -> dict[str, Any]:
+        """The POST body: every declared field, none as null (the request schema has no nulls).
+
+        ``metric_id`` is the effective one (own, or inherited from the catalog), resolved by the
+        planner because a catalog may map it per agent.
+        """
+        body: dict[str, Any] = {"label": self.label, "externalId": self.external_id}
+        if self.verdict is not None:
+            body["verdict"] = self.verdict
+        if self.score is not None:
+            body["score"] = self.score
+        if self.note is not None:
+            body["note"] = self.note
+        if metric_id is not None:
+            body["metricId"] = metric_id
+        return body
+
+
+class CatalogEntry(_SpecModel):
+    """A label in the catalog: its Zelto metric (one, or one per agent) and what records carry."""
+
+    metric_id: UUID | dict[UUID, UUID] | None = Field(
+        default=None,
+        description="One Zelto metric UUID, or a map from agent UUID to metric UUID "
+        "(Zelto metrics belong to an agent).",
+    )
+    kind: Kind | None = Field(
+        default=None, description="verdict, score or both: what every record of this label carries."
+    )
+
+    def metric_for_agent(self, agent_id: str | None) -> str | None:
+        """The catalog metric for a conversation's agent; None when the catalog has none for it."""
+        if self.metric_id is None:
+            return None
+        if isinstance(self.metric_id, UUID):
+            return str(self.metric_id)
+        if agent_id is None:
+            return None
+        try:
+            wanted = UUID(agent_id)
+        except ValueError:
+            return None
+        found = self.metric_id.get(wanted)
+        return str(found) if found is not None else None
+
+
+class SpecDocument(_SpecModel):
+    """One spec file. Both keys are optional; an empty file declares nothing."""
+
+    model_config = ConfigDict(
+        title="Zelto customer metrics spec",
+        json_schema_extra={
+            "description": "A reconciler spec file: a label catalog and/or, per Zelto conversation "
+            "UUID, the customer metrics declared for it."
+        },
+    )
+
+    labels: dict[Label, CatalogEntry] = Field(default_factory=dict)
+    conversations: dict[UUID, list[MetricRecord]] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeclaredRecord:
+    """A validated record and the place in the specs that declared it."""
+
+    conversation_id: str
+    record: MetricRecord
+    location: Location
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the specs declare, merged across files and checked across files.
+
+    ``conversations`` maps a lower-case conversation UUID to its records sorted by label.
+    ``spec_digest`` identifies the exact spec content a plan was made from.
+    """
+
+    conversations: Mapping[str, tuple[DeclaredRecord, ...]]
+    catalog: Mapping[str, CatalogEntry] = field(default_factory=dict)
+    spec_digest: str = ""
+    files: tuple[str, ...] = ()
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(records) for records in self.conversations.values())
+
+
+class RemoteRecord(BaseModel):
+    """A CustomerMetric as the API returns it (zelto.md). Unknown extra fields are ignored."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+    id: str
+    organization_id: str
+    conversation_id: str
+    agent_id: str
+    label: str
+    source: str
+    created_at: str
+    updated_at: str
+    metric_id: str | None = None
+    external_id: str | None = None
+    verdict: str | None = None
+    score: float | None = None
+    note: str | None = None
+
+
+def normalise_score(value: float | None) -> int | float | None:
+    """One canonical number per value, so that 92, 92.0 and "92.0 from JSON" are the same."""
+    if value is None:
+        return None
+    number = float(value)
+    if math.isfinite(number) and number.is_integer():
+        return int(number)
+    return number
+
+
+def normalise_uuid(value: str | UUID | None) -> str | None:
+    """Lower-case a UUID string; servers may send upper case and that is not a change."""
+    if value is None:
+        return None
+    return str(value).lower()
+
+
+def compared_remote(record: RemoteRecord) -> dict[str, Any]:
+    """The compared fields of a remote record, normalised."""
+    return {
+        "label": record.label,
+        "verdict": record.verdict,
+        "score": normalise_score(record.score),
+        "note": record.note,
+        "metricId": normalise_uuid(record.metric_id),
+        "externalId": record.external_id,
+    }
+
+
+def compared_declared(record: MetricRecord, metric_id: str | None) -> dict[str, Any]:
+    """The compared fields of a declared record, normalised, with its effective metric id."""
+    return {
+        "label": record.label,
+        "verdict": record.verdict,
+        "score": normalise_score(record.score),
+        "note": record.note,
+        "metricId": normalise_uuid(metric_id),
+        "externalId": record.external_id,
+    }
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept. Used for digests."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(records: Iterable[RemoteRecord]) -> str:
+    """sha256 of a conversation's remote records' compared fields, independent of order."""
+    rows = sorted(canonical_json(compared_remote(r)) for r in records)
+    return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()

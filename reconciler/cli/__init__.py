@@ -1,19 +1,15 @@
 """The ``reconciler`` command line: the only part of the package that prints or exits.
 
-Each command lives in its own module and registers itself on :data:`main` here, so commands stay
-small and independent. Library errors (``ReconcilerError``) become one clear message and exit 1;
-nothing a user types ever produces a traceback.
+Each command lives in its own module and registers itself on :data:`main` when imported, so
+commands stay small and independent. Library errors (``ReconcilerError``) become one clear message
+and exit 1; nothing a user types ever produces a traceback.
 """
 
 from __future__ import annotations
 
 from reconciler.cli.common import main
 
+# Command modules register themselves on `main` when imported; one line each, sorted.
+from reconciler.cli import cmd_version as cmd_version  # isort: skip
+
 __all__ = ["main"]
-
-# Command modules register themselves on `main` when imported; keep this list sorted.
-from reconciler.cli import (
-    cmd_version,
-)
-
-del cmd_version

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from string import Formatter
+from typing import Annotated, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import ConfigError
@@ -24,13 +34,20 @@ __all__ = [
     "LoadedConfig",
     "Ownership",
     "PlanSettings",
+    "ScoreSource",
+    "SiroMetricMapping",
+    "SiroSettings",
     "Target",
+    "VerdictRule",
 ]
 
 CONFIG_FILENAME = "reconciler.yaml"
 DEFAULT_TARGET = "local"
 DEFAULT_TOKEN_ENV = "ZELTO_API_KEY"
 DEFAULT_EMULATOR_STATE = ".reconciler/local.sqlite"
+DEFAULT_SIRO_URL = "https://api.siro.ai"
+DEFAULT_SIRO_TOKEN_ENV = "SIRO_AUTH_TOKEN"
+DEFAULT_SIRO_OUTPUT = "specs/imported/siro"
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -93,6 +110,138 @@ class ApplySettings(_ConfigModel):
     min_existing_for_threshold: int = Field(default=10, ge=0)
 
 
+ScoreSource = Literal["passRate", "value"]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+#: The placeholders a note template may use: the Siro metric value's fields and the recording.
+NOTE_PLACEHOLDERS: tuple[str, ...] = (
+    "description",
+    "id",
+    "metricType",
+    "name",
+    "passRate",
+    "recordingId",
+    "unit",
+    "unitAbbreviated",
+    "value",
+)
+
+
+class VerdictRule(_ConfigModel):
+    """``pass`` when ``<from> <op> <threshold>`` holds, else ``fail``."""
+
+    source: ScoreSource = Field(alias="from", description="passRate or value.")
+    op: Literal[">=", ">", "<=", "<"] = Field(description="How the number compares to threshold.")
+    threshold: StrictInt | StrictFloat = Field(allow_inf_nan=False)
+
+
+class SiroMetricMapping(_ConfigModel):
+    """How one Siro metric becomes a Zelto customer metric; matched by metricType or name."""
+
+    metric_type: NonEmpty | None = Field(
+        default=None, description="Siro metricType, e.g. INTERACTIVITY_SCORE."
+    )
+    name: NonEmpty | None = Field(
+        default=None, description="Siro metric name; needed for AI_METRIC, which repeats."
+    )
+    label: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
+        description="The Zelto label (a catalog label when the repository has a catalog)."
+    )
+    score: ScoreSource | None = Field(
+        default=None, description="Score from passRate, or from value (which must be 0-100)."
+    )
+    verdict: VerdictRule | None = None
+    note: Annotated[str, StringConstraints(max_length=5000)] | None = Field(
+        default=None,
+        description="A template; placeholders: " + ", ".join(f"{{{p}}}" for p in NOTE_PLACEHOLDERS),
+    )
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> SiroMetricMapping:
+        if (self.metric_type is None) == (self.name is None):
+            raise ValueError("a metric mapping sets exactly one of metricType and name")
+        if self.score is None and self.verdict is None:
+            raise ValueError("a metric mapping needs score, verdict or both")
+        if self.note is not None:
+            _check_note_template(self.note)
+        return self
+
+    @property
+    def key(self) -> str:
+        """How the mapping is named in messages: ``metricType X`` or ``name 'Y'``."""
+        if self.metric_type is not None:
+            return f"metricType {self.metric_type}"
+        return f"name {self.name!r}"
+
+
+def _check_note_template(template: str) -> None:
+    """Reject unknown placeholders now, not in the middle of an import."""
+    try:
+        fields = [f for _, f, _, _ in Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(
+            f"note template is malformed ({exc}); write a literal brace as {{{{ or }}}}"
+        ) from exc
+    allowed = ", ".join(f"{{{p}}}" for p in NOTE_PLACEHOLDERS)
+    for name in fields:
+        if name not in NOTE_PLACEHOLDERS:
+            raise ValueError(f"note template placeholder {{{name}}} is unknown; allowed: {allowed}")
+
+
+class SiroSettings(_ConfigModel):
+    """``reconciler import siro``: where Siro is, which recordings, and how metrics map."""
+
+    url: str = Field(default=DEFAULT_SIRO_URL, description="Siro API base URL.")
+    token_env: EnvName = Field(
+        default=DEFAULT_SIRO_TOKEN_ENV, description="Variable holding the Siro access token."
+    )
+    token_file: str | None = Field(default=None, description="A file holding the Siro token.")
+    organization_id: NonEmpty = Field(description="Siro requestedOrganizationId, e.g. org_123.")
+    conversation_type_id: NonEmpty = Field(description="Siro conversationTypeId.")
+    output: NonEmpty = Field(
+        default=DEFAULT_SIRO_OUTPUT,
+        description="Folder for generated specs, relative to this file.",
+    )
+    recordings: dict[NonEmpty, UUID] = Field(
+        default_factory=dict, description="Siro recording id -> Zelto conversation UUID."
+    )
+    recordings_file: str | None = Field(
+        default=None,
+        description="A CSV (recordingId,conversationId) or YAML mapping file of recordings.",
+    )
+    concurrency: int = Field(default=8, ge=1, le=64, description="Siro requests in flight.")
+    metrics: list[SiroMetricMapping] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiroSettings:
+        if not self.recordings and self.recordings_file is None:
+            raise ValueError("siro needs recordings, recordingsFile or both")
+        _check_unique([m.key for m in self.metrics], "metric mapping for")
+        _check_unique([m.label for m in self.metrics], "label")
+        _check_one_recording_per_conversation(self.recordings)
+        return self
+
+
+def _check_one_recording_per_conversation(recordings: dict[str, UUID]) -> None:
+    """Two recordings on one conversation would declare the same labels twice there."""
+    owner: dict[UUID, str] = {}
+    for recording, conversation in recordings.items():
+        if conversation in owner:
+            raise ValueError(
+                f"recordings {owner[conversation]} and {recording} both map to conversation "
+                f"{conversation}; map each conversation from one recording only"
+            )
+        owner[conversation] = recording
+
+
+def _check_unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value} appears twice; each must be unique")
+        seen.add(value)
+
+
 class Config(_ConfigModel):
     """The whole configuration, as written in reconciler.yaml."""
 
@@ -104,6 +253,7 @@ class Config(_ConfigModel):
     targets: dict[str, Target] = Field(default_factory=dict)
     plan: PlanSettings = Field(default_factory=PlanSettings)
     apply: ApplySettings = Field(default_factory=ApplySettings)
+    siro: SiroSettings | None = Field(default=None, description="reconciler import siro.")
 
     def target(self, name: str) -> Target:
         """A named target; ``local`` exists even when not configured."""

@@ -49,6 +49,7 @@ DEFAULT_SIRO_URL = "https://api.siro.ai"
 DEFAULT_SIRO_TOKEN_ENV = "SIRO_AUTH_TOKEN"
 DEFAULT_SIRO_OUTPUT = "specs/imported/siro"
 
+SensitiveField = Literal["verdict", "score", "note", "metricId"]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 

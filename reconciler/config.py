@@ -255,6 +255,10 @@ class Config(_ConfigModel):
     plan: PlanSettings = Field(default_factory=PlanSettings)
     apply: ApplySettings = Field(default_factory=ApplySettings)
     siro: SiroSettings | None = Field(default=None, description="reconciler import siro.")
+    sensitive: list[SensitiveField] = Field(
+        default_factory=list,
+        description="Fields whose values previews and saved plans mask (apply still sends them).",
+    )
 
     def target(self, name: str) -> Target:
         """A named target; ``local`` exists even when not configured."""

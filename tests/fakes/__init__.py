@@ -1,0 +1,1 @@
+"""Local fakes of third-party APIs (GitHub) that tests talk real HTTP to."""

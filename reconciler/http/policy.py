@@ -1,0 +1,220 @@
+"""The policy's values: credentials, endpoints, settings, and the retry arithmetic.
+
+Kept apart from the session so that configuration code can build them without any I/O.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+
+from reconciler.config import ApplySettings, PlanSettings
+from reconciler.errors import ApiError
+
+__all__ = [
+    "BEARER",
+    "REDACTED",
+    "TRANSIENT_STATUSES",
+    "Attempt",
+    "AuthScheme",
+    "Endpoint",
+    "HttpSettings",
+    "RequestContext",
+    "RequestStoppedError",
+    "Secret",
+    "SessionStats",
+    "TransportName",
+    "backoff_delay",
+    "parse_retry_after",
+    "redact",
+    "response_json",
+]
+
+#: Statuses that say "try again later" (semantics.md §4); every other 4xx/5xx is final.
+TRANSIENT_STATUSES: frozenset[int] = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+TransportName = Literal["aiohttp", "httpx"]
+REDACTED = "***"
+
+
+class Secret:
+    """A credential. Its value is reachable only through :meth:`reveal`, so it cannot leak by
+    accident into a message, a log line, a repr or a saved plan."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{REDACTED}')"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def redact(text: str, *secrets: Secret | None) -> str:
+    """``text`` with every occurrence of each secret's value replaced by ``***``."""
+    for secret in secrets:
+        if secret is not None and secret.reveal():
+            text = text.replace(secret.reveal(), REDACTED)
+    return text
+
+
+@dataclass(frozen=True)
+class AuthScheme:
+    """How a credential travels (Zelto: bearer header; Siro: its own header) and what a 401
+    should tell the user to check."""
+
+    header: str
+    prefix: str
+    refused_hint: str
+
+    def headers(self, token: Secret) -> dict[str, str]:
+        return {self.header: f"{self.prefix}{token.reveal()}"}
+
+
+BEARER = AuthScheme(
+    header="Authorization",
+    prefix="Bearer ",
+    refused_hint="the API key is missing, wrong or revoked",
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go and with which credential. ``name`` is what plans and reports print;
+    ``token_source`` says where the token came from (a variable name or file), for messages.
+    ``siro`` is set when the target also serves the Siro API (the embedded emulator)."""
+
+    url: str
+    token: Secret
+    name: str
+    token_source: str = ""
+    siro: Endpoint | None = None
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The knobs of the shared policy; built from PlanSettings/ApplySettings by the callers."""
+
+    concurrency: int = 8
+    requests_per_second: float | None = None
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    backoff_base_seconds: float = 0.25
+    backoff_cap_seconds: float = 30.0
+    retry_after_cap_seconds: float = 60.0
+    transport: TransportName = "aiohttp"
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.max_attempts < 1 or self.timeout_seconds <= 0:
+            raise ValueError("concurrency, max_attempts and timeout_seconds must be positive")
+        if self.requests_per_second is not None and self.requests_per_second <= 0:
+            raise ValueError("requests_per_second must be positive or None")
+
+    @classmethod
+    def from_config(cls, settings: PlanSettings | ApplySettings, **overrides: Any) -> HttpSettings:
+        """The policy for plan's reads or apply's writes, as reconciler.yaml sets it."""
+        values: dict[str, Any] = {
+            "concurrency": settings.concurrency,
+            "requests_per_second": settings.requests_per_second,
+            "timeout_seconds": settings.timeout_seconds,
+            "max_attempts": settings.max_attempts,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of one request, as reported to :attr:`RequestContext.on_attempt`."""
+
+    request: str
+    number: int
+    outcome: str
+    retry_in: float | None
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a caller knows about a request that the error message and its reports need."""
+
+    conversation_id: str | None = None
+    on_attempt: Callable[[Attempt], None] | None = None
+
+
+@dataclass
+class SessionStats:
+    """Counters over a session's life: the applier and benchmarks report them."""
+
+    requests: int = 0
+    attempts: int = 0
+    retries: int = 0
+    failures: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+class RequestStoppedError(ApiError):
+    """The session was stopped (Ctrl-C) before this request could start or be retried."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Returns None when the header is absent or unreadable, so the caller falls back to backoff.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def backoff_delay(settings: HttpSettings, attempt: int, rng: random.Random) -> float:
+    """Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in
+    [0, min(cap, base·2^(attempt-1))], so that many clients retrying at once spread out."""
+    ceiling = min(settings.backoff_cap_seconds, settings.backoff_base_seconds * 2 ** (attempt - 1))
+    return rng.uniform(0.0, ceiling)
+
+
+def response_json(response: httpx.Response, request: str, target: str) -> Any:
+    """The parsed JSON body, or an ApiError naming the request when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ApiError(
+            f"malformed response: HTTP {response.status_code} body is not JSON",
+            target=target,
+            request=request,
+            status=response.status_code,
+        ) from exc

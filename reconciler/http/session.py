@@ -1,0 +1,332 @@
+"""The async session that applies the shared HTTP policy to every request.
+
+A request goes through four gates, in this order: the *stop gate* (after :meth:`HttpSession.stop`
+nothing new starts), a *slot* (at most ``concurrency`` requests in flight), the optional *rate
+limiter* (requests spaced ``1 / requests_per_second`` apart), then the wire. Transient failures
+(connect errors, timeouts, dropped connections, 408/425/429/5xx gateways) are retried with
+exponential backoff and full jitter, honouring ``Retry-After``; everything else becomes an
+:class:`~reconciler.errors.ApiError` that names the request and the target, with the server's own
+message. Retrying is safe for our writes because Zelto's POST upserts on (conversation, label).
+
+Transport: httpx is the client API, but its default connection pool is CPU-bound at ~150 req/s
+once 32+ requests are in flight (encode/httpx#3215). ``bench/bench_transport.py`` measured the
+alternatives; the ``httpx-aiohttp`` transport won, so it is the default (docs/performance.md).
+
+Credentials live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, and every
+message built here is passed through :func:`redact` before it is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from reconciler import __version__
+from reconciler.errors import ApiError, AuthError
+from reconciler.http.messages import describe_transport_error, server_message, status_text
+from reconciler.http.policy import (
+    BEARER,
+    TRANSIENT_STATUSES,
+    Attempt,
+    AuthScheme,
+    Endpoint,
+    HttpSettings,
+    RequestContext,
+    RequestStoppedError,
+    SessionStats,
+    backoff_delay,
+    parse_retry_after,
+    redact,
+)
+
+__all__ = ["HttpSession"]
+
+#: Transport-level failures worth another attempt. aiohttp errors normally arrive translated by
+#: httpx-aiohttp, but it re-raises the ones it has no mapping for.
+_TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    aiohttp.ClientError,
+    TimeoutError,
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class _RateLimiter:
+    """Spaces request starts evenly; reserving a start time is synchronous, so it is fair."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float]) -> None:
+        self._interval = 1.0 / per_second
+        self._clock = clock
+        self._next = 0.0
+
+    def reserve(self) -> float:
+        """Seconds the caller must wait before starting."""
+        now = self._clock()
+        start = max(now, self._next)
+        self._next = start + self._interval
+        return start - now
+
+
+class HttpSession:
+    """One endpoint, one credential, one policy. Use as ``async with HttpSession(...) as s``.
+
+    ``rng``, ``sleep`` and ``clock`` are injectable so that tests of the retry policy are exact
+    and instant. ``transport`` overrides the measured default (for faults no server produces).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: HttpSettings | None = None,
+        *,
+        auth: AuthScheme = BEARER,
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.settings = settings or HttpSettings()
+        self.stats = SessionStats()
+        self._auth = auth
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._limiter = (
+            _RateLimiter(self.settings.requests_per_second, clock)
+            if self.settings.requests_per_second
+            else None
+        )
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task[httpx.Response]] = set()
+        self._client = self._make_client(transport)
+
+    def __repr__(self) -> str:
+        return f"HttpSession({self.endpoint.name!r}, {self.endpoint.url!r})"
+
+    @property
+    def target(self) -> str:
+        return self.endpoint.name
+
+    def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        size = self.settings.concurrency
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        if transport is None and self.settings.transport == "aiohttp":
+            transport = AiohttpTransport(limits=limits, verify=True, trust_env=True)
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": f"reconciler/{__version__}",
+            **self._auth.headers(self.endpoint.token),
+        }
+        return httpx.AsyncClient(
+            base_url=self.endpoint.url,
+            headers=headers,
+            timeout=httpx.Timeout(self.settings.timeout_seconds),
+            limits=limits,
+            transport=transport,
+            follow_redirects=False,
+            verify=True,
+        )
+
+    async def __aenter__(self) -> HttpSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Let requests already on the wire finish (their callers may be gone), then close."""
+        self.stop()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        await self._client.aclose()
+
+    def stop(self) -> None:
+        """No new request starts and nothing is retried; requests on the wire still finish."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.endpoint.token)
+
+    def _error(
+        self, cls: type[ApiError], message: str, request: str, context: RequestContext, **kw: Any
+    ) -> ApiError:
+        return cls(
+            self.redact(message),
+            target=self.endpoint.name,
+            request=request,
+            conversation_id=context.conversation_id,
+            **kw,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        context: RequestContext | None = None,
+    ) -> httpx.Response:
+        """Send one request under the policy; return the 2xx response or raise ApiError."""
+        ctx = context or RequestContext()
+        name = f"{method.upper()} {path}"
+        self.stats.requests += 1
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._wait_for_start(name, ctx, attempt)
+            try:
+                response = await self._attempt(method, path, json=json, params=params)
+            except _TRANSIENT_EXCEPTIONS as exc:
+                outcome = describe_transport_error(exc, self.settings.timeout_seconds)
+                delay = self._retry_delay(attempt, None)
+                self._report(ctx, name, attempt, outcome, delay)
+                if delay is None:
+                    raise self._give_up(name, ctx, outcome, attempt, None) from exc
+                await self._backoff(delay, name, ctx, outcome)
+                continue
+            except httpx.HTTPError as exc:
+                self.stats.failures += 1
+                raise self._error(
+                    ApiError, f"request failed: {type(exc).__name__}: {exc}", name, ctx
+                ) from exc
+            status = response.status_code
+            self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
+            if 200 <= status < 300:
+                self._report(ctx, name, attempt, str(status), None)
+                return response
+            if status in TRANSIENT_STATUSES:
+                outcome = status_text(response)
+                delay = self._retry_delay(attempt, response)
+                self._report(ctx, name, attempt, outcome, delay)
+                if delay is None:
+                    raise self._give_up(name, ctx, outcome, attempt, response)
+                await self._backoff(delay, name, ctx, outcome)
+                continue
+            self._report(ctx, name, attempt, str(status), None)
+            raise self._final_error(name, ctx, response)
+
+    async def _wait_for_start(self, name: str, ctx: RequestContext, attempt: int) -> None:
+        if self.stopping:
+            verb = "sent" if attempt == 1 else "retried"
+            raise self._error(RequestStoppedError, f"not {verb}: stopping", name, ctx)
+        if self._limiter is not None:
+            await self._pause(self._limiter.reserve())
+            if self.stopping:
+                raise self._error(RequestStoppedError, "not sent: stopping", name, ctx)
+
+    async def _attempt(
+        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        """One attempt in its own task, holding a slot until the response is read.
+
+        The task is shielded: if the caller is cancelled, the request still completes (a POST
+        is never torn in half) and :meth:`aclose` waits for it.
+        """
+        await self._slots.acquire()
+        self.stats.attempts += 1
+        task = asyncio.ensure_future(self._send(method, path, json=json, params=params))
+        self._in_flight.add(task)
+        task.add_done_callback(self._release)
+        return await asyncio.shield(task)
+
+    def _release(self, task: asyncio.Task[httpx.Response]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+        if not task.cancelled():
+            task.exception()  # a caller that was cancelled never reads it: mark it retrieved
+
+    async def _send(
+        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        # A hard deadline for the whole attempt: per-phase timeouts alone let a server that
+        # trickles bytes hold a slot forever.
+        async with asyncio.timeout(self.settings.timeout_seconds):
+            return await self._client.request(method, path, json=json, params=params)
+
+    def _retry_delay(self, attempt: int, response: httpx.Response | None) -> float | None:
+        """Seconds before the next attempt, or None when this was the last one allowed."""
+        if attempt >= self.settings.max_attempts or self.stopping:
+            return None
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response else None
+        if retry_after is not None:
+            return min(retry_after, self.settings.retry_after_cap_seconds)
+        return backoff_delay(self.settings, attempt, self._rng)
+
+    def _report(
+        self, ctx: RequestContext, name: str, number: int, outcome: str, retry_in: float | None
+    ) -> None:
+        if retry_in is not None:
+            self.stats.retries += 1
+        if ctx.on_attempt is not None:
+            ctx.on_attempt(Attempt(name, number, outcome, retry_in))
+
+    async def _backoff(self, delay: float, name: str, ctx: RequestContext, outcome: str) -> None:
+        await self._pause(delay)
+        if self.stopping:
+            self.stats.failures += 1
+            raise self._error(
+                RequestStoppedError, f"not retried: stopping (last: {outcome})", name, ctx
+            )
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, waking early when the session is stopped."""
+        if delay <= 0:
+            return
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (sleeper, stopper):
+                waiter.cancel()
+
+    def _give_up(
+        self,
+        name: str,
+        ctx: RequestContext,
+        outcome: str,
+        attempts: int,
+        response: httpx.Response | None,
+    ) -> ApiError:
+        self.stats.failures += 1
+        detail = server_message(response) if response is not None else ""
+        text = f"{outcome}: {detail}" if detail else outcome
+        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        status = response.status_code if response is not None else None
+        return self._error(ApiError, f"{text} ({tries})", name, ctx, status=status, transient=True)
+
+    def _final_error(self, name: str, ctx: RequestContext, response: httpx.Response) -> ApiError:
+        self.stats.failures += 1
+        status = response.status_code
+        detail = server_message(response)
+        if status == 401:
+            source = (
+                f" (token from {self.endpoint.token_source})" if self.endpoint.token_source else ""
+            )
+            text = f"HTTP 401: {self._auth.refused_hint}{source}"
+            text = f"{text}; server said: {detail}" if detail else text
+            return self._error(AuthError, text, name, ctx, status=status)
+        text = f"{status_text(response)}: {detail}" if detail else status_text(response)
+        return self._error(ApiError, text, name, ctx, status=status)

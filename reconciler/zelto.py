@@ -1,0 +1,242 @@
+"""The Zelto client: read a conversation's customer metrics, submit one, and a few look-ups.
+
+Every request goes through :class:`~reconciler.http.HttpSession`, so retries, limits and
+redaction are the same as everywhere else. Responses are validated here: a body that is not the
+documented shape becomes an :class:`~reconciler.errors.ApiError` naming the request, never a
+``KeyError`` deep in the planner.
+
+What zelto.md marks ASSUMED is collected in :data:`ASSUMED`, so that one edit changes it when Zelto
+documents otherwise (the emulator implements the same reading, so tests exercise it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel
+
+from reconciler.errors import ApiError, AuthError
+from reconciler.http import HttpSession, RequestContext, response_json
+from reconciler.model import RemoteRecord
+
+__all__ = [
+    "ASSUMED",
+    "Agent",
+    "Conversation",
+    "ReadResult",
+    "ZeltoAssumptions",
+    "ZeltoClient",
+]
+
+
+@dataclass(frozen=True)
+class ZeltoAssumptions:
+    """Undocumented behaviour this client relies on (zelto.md, ASSUMED), in one place."""
+
+    #: A successful submit answers 200 or 201; any 2xx counts (the session returns only 2xx).
+    submit_success: str = "any 2xx"
+    #: The listing has no cursor (DOC), but a ``nextCursor`` is followed if one ever appears.
+    follow_list_cursor: bool = True
+    #: An unknown conversation, or another organization's, answers 404.
+    unknown_conversation_status: int = 404
+    #: At most this many pages are followed, in case a server keeps returning a cursor.
+    max_pages: int = 1000
+
+
+ASSUMED = ZeltoAssumptions()
+
+#: One conversation's outcome in :meth:`ZeltoClient.read_many`: its records, or why not.
+ReadResult = list[RemoteRecord] | ApiError
+
+
+class _Lenient(BaseModel):
+    """Server models ignore unknown fields: a new field in Zelto's answer must not break us."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Conversation(_Lenient):
+    """The part of ``GET /v1/conversations/{id}`` the reconciler needs (catalogs map per agent)."""
+
+    id: str
+    agent_id: str
+    name: str | None = None
+
+
+class Agent(_Lenient):
+    id: str
+    name: str
+    external_id: str | None = None
+    provider: str | None = None
+
+
+_RECORDS = TypeAdapter(list[RemoteRecord])
+_AGENTS = TypeAdapter(list[Agent])
+
+
+def _metrics_path(conversation_id: str) -> str:
+    # Ids are validated UUIDs upstream; quoting keeps any other string inside its path segment.
+    return f"/v1/conversations/{quote(conversation_id, safe='')}/customer-metrics"
+
+
+def _conversation_path(conversation_id: str) -> str:
+    return f"/v1/conversations/{quote(conversation_id, safe='')}"
+
+
+class ZeltoClient:
+    """Typed calls on one Zelto endpoint. Concurrency and retries belong to the session."""
+
+    def __init__(self, session: HttpSession) -> None:
+        self.session = session
+
+    @property
+    def target(self) -> str:
+        return self.session.target
+
+    def _malformed(self, request: str, problem: str, conversation_id: str | None) -> ApiError:
+        return ApiError(
+            f"malformed response: {self.session.redact(problem)}",
+            target=self.target,
+            request=request,
+            conversation_id=conversation_id,
+        )
+
+    def _validate(
+        self, adapter: TypeAdapter[Any], value: Any, request: str, conversation_id: str | None
+    ) -> Any:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise self._malformed(request, f"{where}: {first['msg']}", conversation_id) from exc
+
+    async def _get_json(
+        self, path: str, *, params: dict[str, Any] | None = None, conversation_id: str | None
+    ) -> tuple[str, Any]:
+        request = f"GET {path}"
+        context = RequestContext(conversation_id=conversation_id)
+        response = await self.session.request("GET", path, params=params, context=context)
+        return request, response_json(response, request, self.target)
+
+    def _envelope_data(
+        self, body: Any, request: str, conversation_id: str | None
+    ) -> tuple[list[Any], str | None]:
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise self._malformed(request, 'expected an object with a "data" list', conversation_id)
+        cursor = body.get("nextCursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise self._malformed(request, "nextCursor is not a string", conversation_id)
+        return body["data"], cursor or None
+
+    async def _all_pages(
+        self, path: str, conversation_id: str | None, limit: int | None
+    ) -> list[Any]:
+        """Every item of a ``{data, nextCursor}`` list; stops on a null or repeated cursor."""
+        items: list[Any] = []
+        params: dict[str, Any] = {"limit": limit} if limit else {}
+        seen: set[str] = set()
+        for _ in range(ASSUMED.max_pages):
+            request, body = await self._get_json(
+                path, params=params or None, conversation_id=conversation_id
+            )
+            data, cursor = self._envelope_data(body, request, conversation_id)
+            items.extend(data)
+            if cursor is None or cursor in seen or not ASSUMED.follow_list_cursor:
+                return items
+            seen.add(cursor)
+            params = {**params, "cursor": cursor}
+        raise self._malformed(f"GET {path}", "too many pages", conversation_id)
+
+    async def list_metrics(self, conversation_id: str) -> list[RemoteRecord]:
+        """All customer metrics of one conversation (``listCustomerMetrics``)."""
+        path = _metrics_path(conversation_id)
+        items = await self._all_pages(path, conversation_id, limit=None)
+        records: list[RemoteRecord] = self._validate(
+            _RECORDS, items, f"GET {path}", conversation_id
+        )
+        return records
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        path = _conversation_path(conversation_id)
+        request, body = await self._get_json(path, conversation_id=conversation_id)
+        conversation: Conversation = self._validate(
+            TypeAdapter(Conversation), body, request, conversation_id
+        )
+        return conversation
+
+    async def submit_metric(
+        self,
+        conversation_id: str,
+        body: dict[str, Any],
+        *,
+        context: RequestContext | None = None,
+    ) -> RemoteRecord:
+        """Create or replace the record with ``body["label"]`` (Zelto upserts on the label).
+
+        ``context`` lets the applier count attempts; its conversation is filled in if unset.
+        """
+        path = _metrics_path(conversation_id)
+        request = f"POST {path}"
+        ctx = context or RequestContext()
+        if ctx.conversation_id is None:
+            ctx = RequestContext(conversation_id=conversation_id, on_attempt=ctx.on_attempt)
+        response = await self.session.request("POST", path, json=body, context=ctx)
+        answer = response_json(response, request, self.target)
+        record: RemoteRecord = self._validate(
+            TypeAdapter(RemoteRecord), answer, request, conversation_id
+        )
+        return record
+
+    async def list_agents(self, *, page_size: int = 200) -> list[Agent]:
+        """Every agent of the organization, following ``nextCursor``."""
+        items = await self._all_pages("/v1/agents", None, limit=page_size)
+        agents: list[Agent] = self._validate(_AGENTS, items, "GET /v1/agents", None)
+        return agents
+
+    async def read_many(
+        self,
+        conversation_ids: Iterable[str],
+        on_done: Callable[[str, ReadResult], None] | None = None,
+    ) -> dict[str, ReadResult]:
+        """One GET per conversation, ``concurrency`` at a time; per-conversation failures are
+        returned, not raised, so one bad conversation does not hide the rest of a plan.
+
+        A 401 is different: no other request can succeed, so the remaining work is abandoned
+        (requests already on the wire finish) and the AuthError is raised.
+        """
+        pending = list(dict.fromkeys(conversation_ids))
+        results: dict[str, ReadResult] = {}
+        queue = iter(pending)
+        refused: list[AuthError] = []
+
+        async def worker() -> None:
+            for conversation_id in queue:
+                if refused:
+                    return
+                result = await self._read_one(conversation_id)
+                if isinstance(result, AuthError):
+                    refused.append(result)
+                    return
+                results[conversation_id] = result
+                if on_done is not None:
+                    on_done(conversation_id, result)
+
+        workers = min(self.session.settings.concurrency, len(pending))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        if refused:
+            raise refused[0]
+        return {cid: results[cid] for cid in pending}
+
+    async def _read_one(self, conversation_id: str) -> ReadResult:
+        try:
+            return await self.list_metrics(conversation_id)
+        except ApiError as exc:
+            return exc

@@ -1,0 +1,168 @@
+"""A local fake of the GitHub REST endpoints ``reconciler comment`` uses, served over real HTTP.
+
+It behaves like GitHub where the client depends on it: bearer-token auth (401 "Bad credentials"),
+403 for a read-only token, 404 for an unknown repository or pull request, ``per_page``/``page``
+pagination with a ``Link`` header, the 65,536-character body limit (422), and the three comment
+endpoints. Tests read its state afterwards instead of mocking the client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+GITHUB_BODY_LIMIT = 65_536
+
+
+@dataclass
+class FakeGitHub:
+    """The fake's state. Pull requests are keyed by ("owner/name", number)."""
+
+    token: str = "ghs_fake_token_0123456789"
+    pulls: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    read_only: bool = False
+    rate_limited: bool = False
+    fail_next: list[int] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    base_url: str = ""
+    _next_id: int = 1000
+
+    def reset(self) -> None:
+        """Forget everything but the token and address, so one server serves many tests."""
+        self.pulls.clear()
+        self.requests.clear()
+        self.fail_next.clear()
+        self.read_only = self.rate_limited = False
+
+    def add_pull(self, repository: str, number: int) -> None:
+        self.pulls.setdefault((repository, number), [])
+
+    def add_comment(self, repository: str, number: int, body: str, user: str = "someone") -> int:
+        self._next_id += 1
+        comment = {
+            "id": self._next_id,
+            "body": body,
+            "user": {"login": user},
+            "html_url": f"https://github.example/{repository}/pull/{number}"
+            f"#issuecomment-{self._next_id}",
+        }
+        self.pulls[(repository, number)].append(comment)
+        return self._next_id
+
+    def comments(self, repository: str, number: int) -> list[dict[str, Any]]:
+        return self.pulls[(repository, number)]
+
+    def find(self, comment_id: int) -> dict[str, Any] | None:
+        for comments in self.pulls.values():
+            for comment in comments:
+                if comment["id"] == comment_id:
+                    return comment
+        return None
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+
+def build_app(fake: FakeGitHub) -> Starlette:
+    """The Starlette app over ``fake``'s state."""
+
+    def guard(request: Request, write: bool) -> Response | None:
+        fake.requests.append((request.method, request.url.path))
+        if fake.fail_next:
+            return _error(fake.fail_next.pop(0), "Server Error")
+        if request.headers.get("authorization") != f"Bearer {fake.token}":
+            return _error(401, "Bad credentials")
+        if fake.rate_limited:
+            return _error(403, "API rate limit exceeded", {"x-ratelimit-remaining": "0"})
+        if write and fake.read_only:
+            return _error(403, "Resource not accessible by integration")
+        return None
+
+    async def issue_comments(request: Request) -> Response:
+        write = request.method == "POST"
+        if (refused := guard(request, write)) is not None:
+            return refused
+        repo = f"{request.path_params['owner']}/{request.path_params['repo']}"
+        key = (repo, int(request.path_params["number"]))
+        if key not in fake.pulls:
+            return _error(404, "Not Found")
+        if write:
+            return await create(request, key)
+        return list_page(request, key)
+
+    def list_page(request: Request, key: tuple[str, int]) -> Response:
+        per_page = min(int(request.query_params.get("per_page", "30")), 100)
+        page = int(request.query_params.get("page", "1"))
+        comments = fake.pulls[key]
+        chunk = comments[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(comments):
+            path = request.url.path
+            headers["link"] = (
+                f'<{fake.base_url}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
+            )
+        return JSONResponse(chunk, headers=headers)
+
+    async def create(request: Request, key: tuple[str, int]) -> Response:
+        body = (await request.json()).get("body")
+        if not isinstance(body, str) or len(body) > GITHUB_BODY_LIMIT:
+            return _error(422, "Validation Failed")
+        comment_id = fake.add_comment(key[0], key[1], body, user="github-actions[bot]")
+        return JSONResponse(fake.find(comment_id), status_code=201)
+
+    async def edit_comment(request: Request) -> Response:
+        if (refused := guard(request, True)) is not None:
+            return refused
+        comment = fake.find(int(request.path_params["comment_id"]))
+        if comment is None:
+            return _error(404, "Not Found")
+        body = (await request.json()).get("body")
+        if not isinstance(body, str) or len(body) > GITHUB_BODY_LIMIT:
+            return _error(422, "Validation Failed")
+        comment["body"] = body
+        return JSONResponse(comment)
+
+    return Starlette(
+        routes=[
+            Route(
+                "/repos/{owner}/{repo}/issues/{number:int}/comments",
+                issue_comments,
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/repos/{owner}/{repo}/issues/comments/{comment_id:int}",
+                edit_comment,
+                methods=["PATCH"],
+            ),
+        ]
+    )
+
+
+@contextmanager
+def serve(fake: FakeGitHub) -> Iterator[str]:
+    """Serve the fake on 127.0.0.1 (ephemeral port) in a thread; yields its base URL."""
+    config = uvicorn.Config(build_app(fake), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the fake GitHub server did not start")
+        threading.Event().wait(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    fake.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake.base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)

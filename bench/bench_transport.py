@@ -1,0 +1,194 @@
+"""Which HTTP transport reads fastest with many requests in flight? (issue 5, docs/performance.md)
+
+Runs the emulator in a separate process with injected latency (20 ms by default) so that client
+and server do not share an interpreter, then sends the same GETs
+(``/v1/conversations/{id}/customer-metrics``) through several client set-ups:
+
+- the naive baseline: one request at a time;
+- one ``httpx.AsyncClient`` with its default transport, at 8, 32 and 64 in flight;
+- one ``httpx.AsyncClient`` over the ``httpx-aiohttp`` transport, at 8, 32 and 64;
+- several ``httpx.AsyncClient``\\ s with small pools (4 connections each);
+- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on each transport.
+
+For each it prints requests/s, the ideal (in_flight / latency), the ratio to it, client CPU
+(process time / wall time: 100 % means the client itself is the bottleneck) and the speed-up over
+the naive baseline.
+
+    .venv/bin/python bench/bench_transport.py [--requests 3000] [--latency-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from reconciler.emulator import EmulatorConfig, Faults, start_in_process
+from reconciler.emulator.store import Store
+from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
+
+CONVERSATIONS = 500
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    key: str
+    ids: list[str]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    in_flight: int
+    requests: int
+    wall: float
+    cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.wall
+
+
+Runner = Callable[[Server, int, int], Awaitable[None]]
+
+
+def _paths(server: Server, count: int) -> Iterator[str]:
+    ids = itertools.islice(itertools.cycle(server.ids), count)
+    return (f"/v1/conversations/{cid}/customer-metrics" for cid in ids)
+
+
+async def _drain(client: httpx.AsyncClient, paths: Iterator[str]) -> None:
+    for path in paths:
+        response = await client.get(path)
+        response.raise_for_status()
+
+
+def _client(
+    server: Server, size: int, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    return httpx.AsyncClient(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {server.key}"},
+        limits=limits,
+        transport=transport,
+        timeout=30.0,
+    )
+
+
+async def one_client_default(server: Server, in_flight: int, count: int) -> None:
+    paths = _paths(server, count)
+    async with _client(server, in_flight, None) as client:
+        await asyncio.gather(*(_drain(client, paths) for _ in range(in_flight)))
+
+
+async def one_client_aiohttp(server: Server, in_flight: int, count: int) -> None:
+    paths = _paths(server, count)
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with _client(server, in_flight, AiohttpTransport(limits=limits)) as client:
+        await asyncio.gather(*(_drain(client, paths) for _ in range(in_flight)))
+
+
+async def several_clients(server: Server, in_flight: int, count: int) -> None:
+    per_client = 4
+    paths = _paths(server, count)
+    clients = [_client(server, per_client, None) for _ in range(max(1, in_flight // per_client))]
+    try:
+        await asyncio.gather(*(_drain(c, paths) for c in clients for _ in range(per_client)))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+
+
+def _session_runner(transport: str) -> Runner:
+    async def run(server: Server, in_flight: int, count: int) -> None:
+        endpoint = Endpoint(url=server.url, token=Secret(server.key), name="bench")
+        settings = HttpSettings(concurrency=in_flight, transport=transport)  # type: ignore[arg-type]
+        paths = _paths(server, count)
+        async with HttpSession(endpoint, settings) as session:
+
+            async def drain() -> None:
+                for path in paths:
+                    await session.request("GET", path)
+
+            await asyncio.gather(*(drain() for _ in range(in_flight)))
+
+    return run
+
+
+def measure(name: str, runner: Runner, server: Server, in_flight: int, count: int) -> Row:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    asyncio.run(runner(server, in_flight, count))
+    wall = time.perf_counter() - wall0
+    return Row(name, in_flight, count, wall, (time.process_time() - cpu0) / wall)
+
+
+def seed(path: Path) -> list[str]:
+    store = Store(path)
+    try:
+        ids = [store.add_conversation() for _ in range(CONVERSATIONS)]
+        for cid in ids:
+            for n in range(4):
+                store.put_metric(cid, label=f"Label {n}", verdict="pass", externalId=f"qa-{n}")
+    finally:
+        store.close()
+    return ids
+
+
+def print_table(rows: list[Row], latency: float) -> None:
+    naive = rows[0].rate
+    header = f"{'client':<34} {'in flight':>9} {'req/s':>8} {'ideal':>7} {'of ideal':>8} "
+    print(header + f"{'client CPU':>10} {'vs naive':>8}")
+    print("-" * (len(header) + 20))
+    for row in rows:
+        ideal = row.in_flight / latency
+        print(
+            f"{row.name:<34} {row.in_flight:>9} {row.rate:>8.0f} {ideal:>7.0f} "
+            f"{row.rate / ideal:>8.2f} {row.cpu:>9.0%} {row.rate / naive:>7.1f}x"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="GETs per concurrent run")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    latency = args.latency_ms / 1000.0
+    plan: list[tuple[str, Runner, int]] = [("naive: one request at a time", one_client_default, 1)]
+    for n in (8, 32, 64):
+        plan.append(("httpx AsyncClient, default pool", one_client_default, n))
+    for n in (8, 32, 64):
+        plan.append(("httpx AsyncClient, httpx-aiohttp", one_client_aiohttp, n))
+    for n in (32, 64):
+        plan.append(("several AsyncClients x 4 conns", several_clients, n))
+    for n in (32, 64):
+        plan.append(("HttpSession (policy), default pool", _session_runner("httpx"), n))
+        plan.append(("HttpSession (policy), httpx-aiohttp", _session_runner("aiohttp"), n))
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.sqlite"
+        ids = seed(db)
+        config = EmulatorConfig(db_path=db, faults=Faults(latency_ms=args.latency_ms))
+        handle = start_in_process(config)
+        try:
+            server = Server(handle.url, handle.zelto_api_key, ids)
+            asyncio.run(one_client_aiohttp(server, 8, 200))  # warm-up: imports, server caches
+            rows = []
+            for name, runner, n in plan:
+                count = max(100, int(args.requests * min(1.0, n / 32)))
+                rows.append(measure(name, runner, server, n, count))
+        finally:
+            handle.stop()
+    print(f"GET customer-metrics, emulator in another process, {args.latency_ms:g} ms latency")
+    print_table(rows, latency)
+
+
+if __name__ == "__main__":
+    main()

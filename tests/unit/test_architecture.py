@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "siro": 5,
     "planner": 6,
     "render": 7,
+    "current": 7,
     "applier": 7,
     "importer": 7,
     "scope": 7,

@@ -1,0 +1,82 @@
+"""The one impure step of planning: read what Zelto holds for every conversation the specs name.
+
+One ``GET .../customer-metrics`` per conversation, concurrently (the session bounds how many are
+in flight), and nothing else, except ``GET /v1/conversations/{id}`` for a conversation that has
+no records yet *and* needs its agent to pick a per-agent catalog metricId. A conversation that
+cannot be read becomes an error in its own state, so one bad id never hides the rest of a plan;
+only a refused credential (401) stops everything, because no other request could succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from reconciler.errors import ApiError, AuthError
+from reconciler.model import DeclaredRecord, DesiredState
+from reconciler.planner import ConversationState, CurrentState
+from reconciler.zelto import ReadResult, ZeltoClient
+
+__all__ = ["OnRead", "needs_agent", "read_current"]
+
+#: Called once per conversation read (for progress), with its id and outcome.
+OnRead = Callable[[str, ReadResult], None]
+
+
+async def read_current(
+    client: ZeltoClient, desired: DesiredState, *, on_read: OnRead | None = None
+) -> CurrentState:
+    """The current state of every conversation in ``desired``; per-conversation failures are
+    recorded as errors, an :class:`~reconciler.errors.AuthError` is raised."""
+    ids = sorted(desired.conversations)
+    results = await client.read_many(ids, on_done=on_read)
+    states = {cid: _state(results[cid]) for cid in ids}
+    lookups = [
+        cid
+        for cid in ids
+        if states[cid].error is None
+        and not states[cid].records
+        and needs_agent(desired.conversations[cid], desired)
+    ]
+    if lookups:
+        agents = await asyncio.gather(*(_agent_of(client, cid) for cid in lookups))
+        for cid, agent in zip(lookups, agents, strict=True):
+            states[cid] = _with_agent(states[cid], agent)
+    return CurrentState(conversations=states)
+
+
+def needs_agent(declared: Sequence[DeclaredRecord], desired: DesiredState) -> bool:
+    """Whether a record inherits a per-agent catalog metricId (so the agent must be known)."""
+    for item in declared:
+        if item.record.metric_id is not None:
+            continue
+        entry = desired.catalog.get(item.record.label)
+        if entry is not None and isinstance(entry.metric_id, dict):
+            return True
+    return False
+
+
+def _one_line(error: ApiError) -> str:
+    return " ".join(str(error).split())
+
+
+def _state(result: ReadResult) -> ConversationState:
+    if isinstance(result, ApiError):
+        return ConversationState(error=_one_line(result))
+    return ConversationState(records=tuple(result))
+
+
+async def _agent_of(client: ZeltoClient, conversation_id: str) -> str | ApiError:
+    try:
+        conversation = await client.get_conversation(conversation_id)
+    except AuthError:
+        raise
+    except ApiError as exc:
+        return exc
+    return conversation.agent_id
+
+
+def _with_agent(state: ConversationState, agent: str | ApiError) -> ConversationState:
+    if isinstance(agent, ApiError):
+        return ConversationState(error=f"cannot find the conversation's agent: {_one_line(agent)}")
+    return ConversationState(records=state.records, agent_id=agent)

@@ -1,0 +1,372 @@
+"""Desired × current → Plan: the reconciler's decisions, pure (no I/O, no printing, no clock).
+
+Every declared record and every remote record of a planned conversation lands in exactly one
+place of the plan (semantics.md §3):
+
+- a declared record: one change (create, update, relabel, conflict/adopt, error) or the ``noop``
+  count;
+- a remote record: the change of the declared record that holds its label (update, conflict,
+  adopt, error, or the ``noop`` count), else an ``orphan`` or ``unmanaged`` change of its own.
+
+Two identities meet here: specs name a record by (conversation, externalId), Zelto by
+(conversation, label), and Zelto upserts on the label. So the *label* decides which remote record
+a declared record would overwrite, and the externalId only decides whether that overwrite is ours
+(update) or someone else's (conflict). A relabel never touches the record it comes from: that
+one stays under its old label and is reported as an orphan, unless another declared record
+claims its label. docs/plan.md walks through the tricky cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model import (
+    CatalogEntry,
+    DeclaredRecord,
+    DesiredState,
+    RemoteRecord,
+    compared_declared,
+    compared_remote,
+    fingerprint,
+)
+from reconciler.plan import (
+    Action,
+    Change,
+    ConversationPlan,
+    FieldDiff,
+    Plan,
+    RecordFields,
+    field_diffs,
+    mask_value,
+)
+
+__all__ = [
+    "ConversationState",
+    "CurrentState",
+    "make_plan",
+    "plan_conversation",
+]
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What reading one conversation found: its records, or why it could not be read.
+
+    ``agent_id`` comes from ``GET /v1/conversations/{id}`` and is only looked up when the
+    conversation has no records yet and a per-agent catalog needs it.
+    """
+
+    records: tuple[RemoteRecord, ...] = ()
+    error: str | None = None
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    """The remote side of a plan: the state of every conversation the specs name."""
+
+    conversations: Mapping[str, ConversationState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The settings that shape every conversation's decisions."""
+
+    catalog: Mapping[str, CatalogEntry]
+    ownership_prefix: str | None
+    adopt_all: bool
+    sensitive: frozenset[str]
+
+
+def make_plan(
+    desired: DesiredState,
+    current: CurrentState,
+    *,
+    target: str,
+    ownership_prefix: str | None = None,
+    adopt_all: bool = False,
+    sensitive: Iterable[str] = (),
+    scope: str | None = None,
+) -> Plan:
+    """The plan for every conversation the specs name, against what was read for it.
+
+    A conversation missing from ``current`` is planned as unread (an error), never as empty:
+    treating "not read" as "no records" would plan creates over records that exist.
+    """
+    rules = _Rules(
+        catalog=desired.catalog,
+        ownership_prefix=ownership_prefix or None,
+        adopt_all=adopt_all,
+        sensitive=frozenset(sensitive),
+    )
+    conversations: list[ConversationPlan] = []
+    managed = 0
+    for conversation_id in sorted(desired.conversations):
+        declared = desired.conversations[conversation_id]
+        state = current.conversations.get(conversation_id)
+        if state is None:
+            state = ConversationState(error="not read (internal: no current state was given)")
+        conversations.append(_plan_one(conversation_id, declared, state, rules))
+        if state.error is None:
+            managed += _count_managed(declared, state.records, rules.ownership_prefix)
+    return Plan.build(
+        target=target,
+        spec_digest=desired.spec_digest,
+        conversations=conversations,
+        existing_managed=managed,
+        scope=scope,
+        sensitive_fields=tuple(sorted(rules.sensitive)),
+    )
+
+
+def plan_conversation(
+    conversation_id: str,
+    declared: Sequence[DeclaredRecord],
+    state: ConversationState,
+    *,
+    catalog: Mapping[str, CatalogEntry] | None = None,
+    ownership_prefix: str | None = None,
+    adopt_all: bool = False,
+    sensitive: Iterable[str] = (),
+) -> ConversationPlan:
+    """The decisions for one conversation (what :func:`make_plan` does for each)."""
+    rules = _Rules(catalog or {}, ownership_prefix or None, adopt_all, frozenset(sensitive))
+    return _plan_one(conversation_id, declared, state, rules)
+
+
+def _count_managed(
+    declared: Sequence[DeclaredRecord], records: Iterable[RemoteRecord], prefix: str | None
+) -> int:
+    """Remote records this repository manages: declared externalIds, or the ownership prefix."""
+    ours = {d.record.external_id for d in declared}
+    return sum(
+        1 for r in records if r.external_id is not None and _is_ours(r.external_id, ours, prefix)
+    )
+
+
+def _is_ours(external_id: str, declared_ids: set[str], prefix: str | None) -> bool:
+    return external_id in declared_ids or (prefix is not None and external_id.startswith(prefix))
+
+
+def _conversation_agent(state: ConversationState) -> str | None:
+    """The agent the catalog's per-agent metricIds are looked up for.
+
+    Records carry the call's agent; the conversation look-up is only the fallback for a
+    conversation without records. The smallest id wins if records ever disagree (deterministic).
+    """
+    agents = sorted({r.agent_id for r in state.records if r.agent_id})
+    if agents:
+        return agents[0]
+    return state.agent_id
+
+
+def _plan_one(
+    conversation_id: str,
+    declared: Sequence[DeclaredRecord],
+    state: ConversationState,
+    rules: _Rules,
+) -> ConversationPlan:
+    if state.error is not None:
+        return ConversationPlan(id=conversation_id, error=state.error)
+    agent = _conversation_agent(state)
+    records = sorted(state.records, key=lambda r: (r.label, r.external_id or "", r.id))
+    by_label: dict[str, RemoteRecord] = {}
+    for record in records:
+        by_label.setdefault(record.label, record)
+    claimed: set[str] = set()
+    changes: list[Change] = []
+    noop = 0
+    for item in sorted(declared, key=lambda d: d.record.label):
+        change = _decide(item, by_label, records, agent, rules)
+        holder = by_label.get(item.record.label)
+        if holder is not None:
+            claimed.add(holder.id)
+        if change is None:
+            noop += 1
+        else:
+            changes.append(change)
+    declared_labels = {d.record.external_id: d.record.label for d in declared}
+    for record in records:
+        if record.id not in claimed:
+            changes.append(_leftover(record, declared_labels, rules))
+    return ConversationPlan(
+        id=conversation_id,
+        fingerprint=fingerprint(state.records),
+        agent_id=agent,
+        noop=noop,
+        changes=tuple(changes),
+    )
+
+
+def _decide(
+    item: DeclaredRecord,
+    by_label: Mapping[str, RemoteRecord],
+    records: Sequence[RemoteRecord],
+    agent: str | None,
+    rules: _Rules,
+) -> Change | None:
+    """The one change for a declared record, or None when Zelto already holds it as declared."""
+    record = item.record
+    holder = by_label.get(record.label)
+    metric_id, problem = _effective_metric(item, rules.catalog, agent)
+    if problem is not None:
+        return _change(Action.ERROR, item, holder, None, rules, message=problem)
+    wanted = RecordFields.from_compared(compared_declared(record, metric_id))
+    if holder is not None and holder.external_id == record.external_id:
+        before = RecordFields.from_compared(compared_remote(holder))
+        if before == wanted:
+            return None
+        return _change(Action.UPDATE, item, holder, wanted, rules)
+    if holder is not None:
+        return _conflict(item, holder, wanted, rules)
+    moved_from = next((r for r in records if r.external_id == record.external_id), None)
+    if moved_from is not None:
+        message = (
+            f"externalId '{record.external_id}' moves from label '{moved_from.label}' to "
+            f"'{record.label}': a new record is written; the one under '{moved_from.label}' stays "
+            "(Zelto has no DELETE) and must be cleared in the Zelto app"
+        )
+        return _change(
+            Action.RELABEL, item, None, wanted, rules, message=message, shown_before=moved_from
+        )
+    return _change(Action.CREATE, item, None, wanted, rules)
+
+
+def _conflict(
+    item: DeclaredRecord, holder: RemoteRecord, wanted: RecordFields, rules: _Rules
+) -> Change:
+    """Label L is held by another externalId (or none): blocked unless adopted."""
+    record = item.record
+    owner = (
+        f"externalId '{holder.external_id}'"
+        if holder.external_id is not None
+        else "a record without externalId (made outside this repository?)"
+    )
+    if record.adopt or rules.adopt_all:
+        why = "adopt: true" if record.adopt else "--adopt"
+        message = f"takes over label '{record.label}' from {owner} ({why})"
+        return _change(Action.ADOPT, item, holder, wanted, rules, message=message)
+    message = (
+        f"label '{record.label}' is already held in Zelto by {owner}, not "
+        f"'{record.external_id}'; to overwrite it, set `adopt: true` on the record or run with "
+        "--adopt"
+    )
+    return _change(Action.CONFLICT, item, holder, wanted, rules, message=message)
+
+
+def _effective_metric(
+    item: DeclaredRecord, catalog: Mapping[str, CatalogEntry], agent: str | None
+) -> tuple[str | None, str | None]:
+    """(metricId, problem): the record's own, else the catalog's for the conversation's agent."""
+    record = item.record
+    if record.metric_id is not None:
+        return str(record.metric_id), None
+    entry = catalog.get(record.label)
+    if entry is None or entry.metric_id is None:
+        return None, None
+    found = entry.metric_for_agent(agent)
+    if found is not None:
+        return found, None
+    if agent is None:
+        return None, (
+            f"label '{record.label}' maps metricId per agent, but the conversation's agent is "
+            "unknown; set metricId on the record"
+        )
+    return None, (
+        f"the catalog has no metricId for agent {agent} under label '{record.label}'; add "
+        f"the agent to labels.'{record.label}'.metricId or set metricId on the record"
+    )
+
+
+def _leftover(record: RemoteRecord, declared_labels: Mapping[str, str], rules: _Rules) -> Change:
+    """A remote record no declared record holds by label: an orphan or unmanaged."""
+    external_id = record.external_id
+    if external_id is not None and external_id in declared_labels:
+        message = (
+            f"left behind: externalId '{external_id}' is now declared under label "
+            f"'{declared_labels[external_id]}'; clear this record in the Zelto app"
+        )
+        return _remote_only(Action.ORPHAN, record, rules, message)
+    prefix = rules.ownership_prefix
+    if external_id is not None and prefix is not None and external_id.startswith(prefix):
+        message = (
+            f"no spec declares it any more (externalId prefix '{prefix}'); it cannot be deleted "
+            "through the API: clear it in the Zelto app"
+        )
+        return _remote_only(Action.ORPHAN, record, rules, message)
+    return _remote_only(Action.UNMANAGED, record, rules, None)
+
+
+def _remote_only(
+    action: Action, record: RemoteRecord, rules: _Rules, message: str | None
+) -> Change:
+    before = RecordFields.from_compared(compared_remote(record))
+    return Change(
+        action=action,
+        label=record.label,
+        external_id=record.external_id,
+        before=_mask_fields(before, rules.sensitive),
+        remote_id=record.id,
+        message=message,
+    )
+
+
+def _change(
+    action: Action,
+    item: DeclaredRecord,
+    holder: RemoteRecord | None,
+    wanted: RecordFields | None,
+    rules: _Rules,
+    *,
+    message: str | None = None,
+    shown_before: RemoteRecord | None = None,
+) -> Change:
+    """A change for a declared record; ``holder`` is the remote record it accounts for.
+
+    ``shown_before`` is for relabels: the record the externalId moves from is shown as
+    ``before`` so a reviewer sees what moves, but it is not written (so no ``remoteId``).
+    """
+    shown = holder if holder is not None else shown_before
+    before = RecordFields.from_compared(compared_remote(shown)) if shown is not None else None
+    diff = field_diffs(before, wanted) if wanted is not None else ()
+    return Change(
+        action=action,
+        label=item.record.label,
+        external_id=item.record.external_id,
+        before=_mask_fields(before, rules.sensitive),
+        after=_mask_fields(wanted, rules.sensitive),
+        diff=_mask_diffs(diff, rules.sensitive),
+        source=str(item.location),
+        remote_id=holder.id if holder is not None else None,
+        message=message,
+    )
+
+
+def _mask_fields(fields: RecordFields | None, sensitive: frozenset[str]) -> RecordFields | None:
+    """Replace sensitive values by their digests: a plan shows that they change, not what."""
+    if fields is None or not sensitive:
+        return fields
+    values = fields.compared()
+    for name in sensitive & values.keys():
+        values[name] = _masked_json(values[name])
+    return RecordFields.from_compared(values)
+
+
+def _mask_diffs(diffs: tuple[FieldDiff, ...], sensitive: frozenset[str]) -> tuple[FieldDiff, ...]:
+    """Diffs are computed on the real values, then masked; masked equal values stay equal."""
+    if not sensitive:
+        return diffs
+    return tuple(
+        FieldDiff(field=d.field, before=_masked_json(d.before), after=_masked_json(d.after))
+        if d.field in sensitive
+        else d
+        for d in diffs
+    )
+
+
+def _masked_json(value: Any) -> Any:
+    """The JSON form of a masked value, so a saved plan reads back to an equal plan."""
+    masked = mask_value(value)
+    return masked.model_dump(mode="json") if masked is not None else None

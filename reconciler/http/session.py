@@ -195,9 +195,9 @@ class HttpSession:
         attempt = 0
         while True:
             attempt += 1
-            await self._wait_for_start(name, ctx, attempt)
+            await self._take_slot(name, ctx, attempt)
             try:
-                response = await self._attempt(method, path, json=json, params=params)
+                response = await self._launch(method, path, json=json, params=params)
             except _TRANSIENT_EXCEPTIONS as exc:
                 outcome = describe_transport_error(exc, self.settings.timeout_seconds)
                 delay = self._retry_delay(attempt, None)
@@ -227,29 +227,38 @@ class HttpSession:
             self._report(ctx, name, attempt, str(status), None)
             raise self._final_error(name, ctx, response)
 
-    async def _wait_for_start(self, name: str, ctx: RequestContext, attempt: int) -> None:
-        if self.stopping:
-            verb = "sent" if attempt == 1 else "retried"
-            raise self._error(RequestStoppedError, f"not {verb}: stopping", name, ctx)
-        if self._limiter is not None:
-            await self._pause(self._limiter.reserve())
-            if self.stopping:
-                raise self._error(RequestStoppedError, "not sent: stopping", name, ctx)
+    async def _take_slot(self, name: str, ctx: RequestContext, attempt: int) -> None:
+        """Hold a slot and pass the rate limiter, unless the session stops meanwhile.
 
-    async def _attempt(
-        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
-    ) -> httpx.Response:
-        """One attempt in its own task, holding a slot until the response is read.
-
-        The task is shielded: if the caller is cancelled, the request still completes (a POST
-        is never torn in half) and :meth:`aclose` waits for it.
+        The stop gate is checked after every wait: a request queued for a slot when Ctrl-C
+        arrives must not start once a slot frees.
         """
+        verb = "sent" if attempt == 1 else "retried"
+        if self.stopping:
+            raise self._error(RequestStoppedError, f"not {verb}: stopping", name, ctx)
         await self._slots.acquire()
+        try:
+            if self._limiter is not None and not self.stopping:
+                await self._pause(self._limiter.reserve())
+            if self.stopping:
+                raise self._error(RequestStoppedError, f"not {verb}: stopping", name, ctx)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _launch(
+        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
+    ) -> asyncio.Future[httpx.Response]:
+        """Start one attempt in its own task; the task releases the slot when it ends.
+
+        Callers await it through :func:`asyncio.shield`: if a caller is cancelled, the request
+        still completes (a POST is never torn in half) and :meth:`aclose` waits for it.
+        """
         self.stats.attempts += 1
         task = asyncio.ensure_future(self._send(method, path, json=json, params=params))
         self._in_flight.add(task)
         task.add_done_callback(self._release)
-        return await asyncio.shield(task)
+        return asyncio.shield(task)
 
     def _release(self, task: asyncio.Task[httpx.Response]) -> None:
         self._in_flight.discard(task)

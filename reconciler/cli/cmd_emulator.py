@@ -1,0 +1,138 @@
+"""``reconciler emulator serve``: the local Zelto + Siro API in the foreground, for trying things
+by hand or pointing another tool at it. Binds 127.0.0.1 unless told otherwise."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from reconciler.cli.common import handle_errors, main
+from reconciler.emulator import EmulatorConfig, EmulatorError, Faults, serve_forever
+from reconciler.errors import ConfigError
+
+
+@main.group("emulator")
+def emulator() -> None:
+    """The embedded Zelto + Siro emulator (no account, no network)."""
+
+
+def _fraction(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        f"--{name}",
+        type=click.FloatRange(0, 1),
+        default=0.0,
+        show_default=True,
+        help=f"Fraction of requests (0–1) that meet this fault: {name.removesuffix('-rate')}.",
+    )
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file for the state (kept across runs); default: in memory.",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON seed file (see docs/emulator.md).",
+)
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@_fraction("error-rate")
+@_fraction("throttle-rate")
+@_fraction("drop-rate")
+@click.option(
+    "--retry-after",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Retry-After seconds sent with injected 429s.",
+)
+@click.option(
+    "--max-rps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Hard limit: requests per second beyond it get 429.",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--auto-create-conversations",
+    is_flag=True,
+    help="Create unknown (well-formed) conversation ids on first use; for quickstarts only.",
+)
+@click.option("--zelto-api-key", default="emulator-zelto-key", show_default=True)
+@click.option("--siro-token", default="emulator-siro-token", show_default=True)
+@click.option(
+    "--siro-rpm",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Siro requests per token per minute before 429.",
+)
+@handle_errors
+def serve(  # noqa: PLR0917 (one parameter per click option)
+    host: str,
+    port: int,
+    db: Path | None,
+    seed: Path | None,
+    latency_ms: float,
+    error_rate: float,
+    throttle_rate: float,
+    drop_rate: float,
+    retry_after: float,
+    max_rps: float | None,
+    fault_seed: int,
+    auto_create_conversations: bool,
+    zelto_api_key: str,
+    siro_token: str,
+    siro_rpm: int,
+) -> None:
+    """Serve the emulator until Ctrl-C or SIGTERM."""
+    try:
+        config = EmulatorConfig(
+            db_path=db,
+            seed=seed,
+            faults=Faults(
+                latency_ms=latency_ms,
+                error_rate=error_rate,
+                throttle_rate=throttle_rate,
+                retry_after_seconds=retry_after,
+                drop_rate=drop_rate,
+                max_requests_per_second=max_rps,
+                seed=fault_seed,
+            ),
+            auto_create_conversations=auto_create_conversations,
+            siro_requests_per_minute=siro_rpm,
+            zelto_api_key=zelto_api_key,
+            siro_token=siro_token,
+        )
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            click.echo(f"warning: binding {host}: the emulator has no real security", err=True)
+
+        def announce(url: str) -> None:
+            click.echo(f"Zelto + Siro emulator listening on {url} (Ctrl-C to stop)")
+            click.echo("These are the emulator's own local credentials:")
+            click.echo(f"  export ZELTO_API_URL={url} ZELTO_API_KEY={zelto_api_key}")
+            click.echo(f"  export SIRO_API_URL={url} SIRO_AUTH_TOKEN={siro_token}")
+
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            serve_forever(config, host=host, port=port, on_ready=announce)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    except EmulatorError as exc:
+        raise ConfigError(str(exc)) from exc
+    click.echo("emulator stopped")

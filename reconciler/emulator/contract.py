@@ -1,0 +1,171 @@
+"""Every rule and constant the emulator takes from the contract documents, in one place.
+
+Each name says where it comes from: DOC = stated in the vendor's public docs (as summarised in
+``contracts/zelto.md`` / ``contracts/siro.md``); ASSUMED = our reading of what the docs leave open,
+which the client must treat defensively and the emulator implements exactly one way (here);
+EMULATOR = a choice that only the emulator makes (there is no real behaviour to copy).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Final
+
+# --- Zelto: customer-metric request body (DOC, zelto.md "POST .../customer-metrics") -----------
+LABEL_MIN_LENGTH: Final = 1  # DOC
+LABEL_MAX_LENGTH: Final = 255  # DOC
+SCORE_MIN: Final = 0.0  # DOC
+SCORE_MAX: Final = 100.0  # DOC
+NOTE_MAX_LENGTH: Final = 5000  # DOC
+EXTERNAL_ID_MAX_LENGTH: Final = 255  # DOC
+VERDICTS: Final = ("pass", "fail")  # DOC
+METRIC_INPUT_FIELDS: Final = ("label", "verdict", "score", "note", "metricId", "externalId")  # DOC
+# DOC: "Provide at least one of verdict or score".
+AT_LEAST_ONE_OF: Final = ("verdict", "score")
+
+# ASSUMED (zelto.md): a resubmit is a FULL replace; fields left out of the body are cleared.
+FULL_REPLACE: Final = True
+# EMULATOR: fields the documented schema does not know are rejected (422) rather than ignored, so
+# a client that sends extra keys (e.g. the spec-only `adopt`) is caught in tests.
+REJECT_UNKNOWN_FIELDS: Final = True
+# EMULATOR: `null` values are rejected (422): the documented request schema has no nullable field,
+# and a client must leave a field out to clear it (zelto.md, full replace).
+REJECT_NULL_VALUES: Final = True
+# ASSUMED (zelto.md): a metricId that is not a metric on the call's agent is rejected with a 4xx.
+# EMULATOR: an agent with no declared metrics (none in the seed) accepts any well-formed metricId,
+# because the real list of an org's metrics is not readable through the API.
+AGENT_WITHOUT_METRICS_ACCEPTS_ANY_METRIC_ID: Final = True
+# ASSUMED (zelto.md): externalId is not unique server-side; only label is the upsert key.
+EXTERNAL_ID_UNIQUE: Final = False
+# DOC: provenance of records created through the API.
+SOURCE_API: Final = "api"
+
+# --- Zelto: statuses (ASSUMED unless marked) -----------------------------------------------------
+# ASSUMED: the single documented success response has no visible code; the emulator answers 200
+# for both create and replace (clients must accept any 2xx).
+STATUS_METRIC_SUBMITTED: Final = 200
+STATUS_UNAUTHORIZED: Final = 401  # ASSUMED: missing, invalid or revoked key
+STATUS_METRICS_DISABLED: Final = 403  # ASSUMED: metrics not enabled for the key's organization
+STATUS_NOT_FOUND: Final = 404  # ASSUMED: unknown conversation, or one of another organization
+STATUS_VALIDATION: Final = 422  # ASSUMED (zelto-openapi.yaml): 422, not 400, for a bad body
+# ASSUMED (zelto-openapi.yaml "Error"): error bodies are {"error": {"code", "message"}}.
+ERROR_CODE_UNAUTHORIZED: Final = "unauthorized"
+ERROR_CODE_FORBIDDEN: Final = "metrics_disabled"
+ERROR_CODE_NOT_FOUND: Final = "not_found"
+ERROR_CODE_VALIDATION: Final = "validation_error"
+ERROR_CODE_UNAVAILABLE: Final = "service_unavailable"
+ERROR_CODE_RATE_LIMITED: Final = "rate_limited"
+# EMULATOR: the order of checks. Auth first, then the organization's metrics switch (a property
+# of the key, not of the conversation), then the conversation, then the body.
+
+# --- Zelto: agents listing (DOC, zelto.md "Agents") ----------------------------------------------
+AGENTS_LIMIT_MIN: Final = 1  # DOC
+AGENTS_LIMIT_MAX: Final = 200  # DOC
+AGENTS_LIMIT_DEFAULT: Final = 50  # DOC
+
+# --- Zelto: webhook (DOC, zelto.md "Conversations") ----------------------------------------------
+WEBHOOK_PROVIDER_HEADER: Final = "x-zelto-provider"  # DOC
+WEBHOOK_PROVIDERS: Final = ("zelto", "vapi", "retell", "livekit")  # DOC
+WEBHOOK_DEFAULT_PROVIDER: Final = "zelto"  # DOC
+# ASSUMED: a call uploaded with the default provider shows as source "upload" on the conversation.
+WEBHOOK_SOURCE_BY_PROVIDER: Final = {
+    "zelto": "upload",
+    "vapi": "vapi",
+    "retell": "retell",
+    "livekit": "livekit",
+}
+# EMULATOR: the real service processes uploads asynchronously; the emulator does it before it
+# answers, so a test can read the conversation at once.
+WEBHOOK_PROCESSED_SYNCHRONOUSLY: Final = True
+STATUS_WEBHOOK_RECEIVED: Final = 200  # ASSUMED
+
+# --- Zelto: auth (DOC) ---------------------------------------------------------------------------
+ZELTO_AUTH_HEADER: Final = "authorization"  # DOC: "Authorization: Bearer <API key>"
+ZELTO_AUTH_SCHEME: Final = "bearer"  # DOC
+
+# --- Siro (DOC, siro.md) -------------------------------------------------------------------------
+SIRO_AUTH_HEADER: Final = "x-siro-auth-token"  # DOC
+SIRO_REQUESTS_PER_MINUTE: Final = 1000  # DOC: 1000 requests per token per minute
+SIRO_RATE_WINDOW_SECONDS: Final = 60.0  # DOC ("per minute")
+# ASSUMED (siro-openapi.yaml): Siro's 429 carries no Retry-After.
+SIRO_429_HAS_RETRY_AFTER: Final = False
+SIRO_ENTITY_TYPES: Final = ("RECORDING", "USER", "TEAM", "ORGANIZATION")  # DOC
+SIRO_REQUIRED_PARAMS: Final = (  # DOC
+    "requestedOrganizationId",
+    "conversationTypeId",
+    "startAt",
+    "endAt",
+    "filterByIds",
+    "filterBy",
+)
+SIRO_METRIC_TYPES: Final = (  # DOC (25 values)
+    "RECORDING_COUNT",
+    "BOOKMARK",
+    "CONVERSATION_TIME",
+    "REP_SPEAKING_TIME",
+    "CUSTOMER_SPEAKING_TIME",
+    "CUSTOMER_QUESTIONS_COUNT",
+    "REP_QUESTIONS_COUNT",
+    "EXCHANGES_COUNT",
+    "REP_EXCHANGES_COUNT",
+    "TOTAL_REP_EXCHANGES_WITH_A_QUESTION",
+    "REP_WORD_COUNT",
+    "REP_UNIQUE_WORDS_USED_COUNT",
+    "REP_FILLER_WORDS_COUNT",
+    "TOTAL_REP_VOCABULARY_SCORE",
+    "TOTAL_REP_WORD_OBSCURITY_SCORE",
+    "LONGEST_MONOLOGUE_SECONDS",
+    "LONGEST_CUSTOMER_STORY_SECONDS",
+    "REP_WORDS_PER_MINUTE",
+    "REP_FILLER_WORDS_PER_MIN",
+    "REP_SPEAKER_SHARE",
+    "INTERACTIVITY_SCORE",
+    "REP_CONTROL",
+    "REP_VOCABULARY_LEVEL",
+    "REP_WORD_OBSCURITY_SCORE",
+    "AI_METRIC",
+)
+# ASSUMED: a recording counts when conversationTypeId matches and startAt <= startedAt <= endAt.
+# ASSUMED: filterBy=RECORDING with an id Siro does not know (or of another organization) is 404.
+# ASSUMED: a requestedOrganizationId the token cannot see is 403.
+# EMULATOR: with no recording in the window the metrics of the named recordings are still listed,
+# with value and passRate null (DOC: "absent or null when nothing qualified").
+# EMULATOR: several recordings aggregate as the mean of the non-null values (DOC only says values
+# "aggregate over all of filterByIds").
+# ASSUMED: the endpoint is not paginated in practice: cursor null, hasNextPage false.
+# DOC (siro.md response example): pageSize 0, limit 0, total null.
+SIRO_ENVELOPE_PAGE_SIZE: Final = 0
+SIRO_ENVELOPE_LIMIT: Final = 0
+# EMULATOR: the order of checks: auth (401), rate limit (429), parameters (422), organization
+# (403), recordings (404).
+
+# --- Emulator defaults ---------------------------------------------------------------------------
+DEFAULT_ZELTO_API_KEY: Final = "emulator-zelto-key"  # EMULATOR: a local, non-secret key
+DEFAULT_SIRO_TOKEN: Final = "emulator-siro-token"  # EMULATOR: a local, non-secret token
+DEFAULT_ORGANIZATION_ID: Final = "00000000-0000-4000-8000-00000000e001"  # EMULATOR
+# EMULATOR: auto-created conversations (the `local` target's quickstart) belong to this agent.
+AUTO_AGENT_ID: Final = "00000000-0000-4000-8000-00000000a001"
+AUTO_AGENT_NAME: Final = "Emulator agent"
+# EMULATOR: conversations created by the webhook get a UUID derived from (org, call.externalId),
+# so tests can predict it; the real service's ids are opaque.
+WEBHOOK_CONVERSATION_NAMESPACE: Final = uuid.UUID("6f1d6a58-8d8e-4c53-9a0e-7a0c6f1c0b51")
+DEFAULT_RETRY_AFTER_SECONDS: Final = 1.0
+
+# --- Routes (DOC), as counted by RunningEmulator.request_counts() --------------------------------
+ROUTE_CONVERSATION: Final = "/v1/conversations/{id}"
+ROUTE_CUSTOMER_METRICS: Final = "/v1/conversations/{id}/customer-metrics"
+ROUTE_AGENTS: Final = "/v1/agents"
+ROUTE_WEBHOOK_CALLS: Final = "/webhooks/calls"
+ROUTE_SIRO_VALUES: Final = "/v1/core/scorecards/scorecard-metrics/values"
+ADMIN_PREFIX: Final = "/_emulator/"  # EMULATOR: control endpoints, never faulted or counted
+
+# DOC: conversation ids and metricIds are UUIDs. Accept any case; hyphenated 8-4-4-4-12 form only.
+UUID_PATTERN: Final = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def is_uuid(value: object) -> bool:
+    """True for a hyphenated UUID string, as the documented ``format: uuid`` fields carry."""
+    return isinstance(value, str) and UUID_PATTERN.match(value) is not None

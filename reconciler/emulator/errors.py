@@ -1,0 +1,13 @@
+"""The emulator's own exceptions (it shares nothing with the client side, see architecture.md)."""
+
+from __future__ import annotations
+
+__all__ = ["EmulatorError", "SeedError"]
+
+
+class EmulatorError(Exception):
+    """Bad emulator settings or state; the message names the setting and what is allowed."""
+
+
+class SeedError(EmulatorError):
+    """A seed file or dict that cannot be loaded; the message names the path inside it."""

@@ -1,0 +1,234 @@
+"""The Siro endpoint: scorecard metric values, with Siro's error shapes and per-token rate limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconciler.emulator.contract import (
+    ROUTE_SIRO_VALUES,
+    SIRO_AUTH_HEADER,
+    SIRO_ENTITY_TYPES,
+    SIRO_ENVELOPE_LIMIT,
+    SIRO_ENVELOPE_PAGE_SIZE,
+    SIRO_RATE_WINDOW_SECONDS,
+    SIRO_REQUIRED_PARAMS,
+)
+from reconciler.emulator.store import Store
+
+__all__ = ["SiroApi", "TokenRateLimiter", "siro_error"]
+
+_COLUMN_BY_ENTITY = {
+    "RECORDING": "id",
+    "USER": "user_id",
+    "TEAM": "team_id",
+    "ORGANIZATION": "organization_id",
+}
+_SINGLE_VALUED = (*(p for p in SIRO_REQUIRED_PARAMS if p != "filterByIds"), "groupBy")
+
+
+def siro_error(status: int, message: str) -> JSONResponse:
+    """Siro's documented error body: {"error": "<message>"}."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class TokenRateLimiter:
+    """A sliding one-minute window per token (DOC: 1000 requests per token per minute)."""
+
+    def __init__(self, per_window: int, window_seconds: float = SIRO_RATE_WINDOW_SECONDS) -> None:
+        self._per_window = per_window
+        self._window = window_seconds
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, token: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.setdefault(token, deque())
+            while seen and now - seen[0] >= self._window:
+                seen.popleft()
+            if len(seen) >= self._per_window:
+                return False
+            seen.append(now)
+            return True
+
+
+def _issue(code: str, name: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, **extra, "path": [name], "message": message}
+
+
+def _parse_datetime(raw: str) -> datetime | None:
+    """Zod's ``datetime()``: ISO 8601 with a timezone (Z or an offset)."""
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _check_params(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The query as Zod would parse it, and its issues (Zod's shape, all of them)."""
+    query = request.query_params
+    issues: list[dict[str, Any]] = []
+    params: dict[str, Any] = {}
+    for name in SIRO_REQUIRED_PARAMS:
+        if name not in query:
+            issues.append(
+                _issue("invalid_type", name, "Required", expected="string", received="undefined")
+            )
+    for name in _SINGLE_VALUED:
+        values = query.getlist(name)
+        if len(values) > 1:
+            issues.append(
+                _issue(
+                    "invalid_type",
+                    name,
+                    "Expected string, received array",
+                    expected="string",
+                    received="array",
+                )
+            )
+        elif values:
+            params[name] = values[0]
+    enum_text = " | ".join(f"'{e}'" for e in SIRO_ENTITY_TYPES)
+    for name in ("filterBy", "groupBy"):
+        if name in params and params[name] not in SIRO_ENTITY_TYPES:
+            issues.append(
+                _issue(
+                    "invalid_enum_value",
+                    name,
+                    f"Invalid enum value. Expected {enum_text}, received '{params[name]}'",
+                    options=list(SIRO_ENTITY_TYPES),
+                    received=params[name],
+                )
+            )
+    for name in ("startAt", "endAt"):
+        if name in params:
+            parsed = _parse_datetime(params[name])
+            if parsed is None:
+                issues.append(
+                    _issue("invalid_string", name, "Invalid datetime", validation="datetime")
+                )
+            params[name + "Parsed"] = parsed
+    ids = query.getlist("filterByIds")
+    if "filterByIds" in query and not all(ids):
+        issues.append(
+            _issue(
+                "too_small",
+                "filterByIds",
+                "String must contain at least 1 character(s)",
+                minimum=1,
+                type="string",
+                inclusive=True,
+            )
+        )
+    params["filterByIds"] = ids
+    start, end = params.get("startAtParsed"), params.get("endAtParsed")
+    if start is not None and end is not None and start > end:
+        issues.append(_issue("custom", "endAt", "endAt must not be before startAt"))
+    return params, issues
+
+
+def _aggregate(
+    named: list[dict[str, Any]], evaluated: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One recording passes through as seeded; several average their non-null numbers."""
+    if len(evaluated) == 1:
+        return [dict(v) for v in evaluated[0]["metricValues"]]
+    definitions: dict[str, dict[str, Any]] = {}
+    for recording in named:
+        for value in recording["metricValues"]:
+            definitions.setdefault(value["id"], value)
+    result = []
+    for metric_id, definition in definitions.items():
+        entry = {k: v for k, v in definition.items() if k not in ("value", "passRate")}
+        for key in ("value", "passRate"):
+            numbers = [
+                v[key]
+                for r in evaluated
+                for v in r["metricValues"]
+                if v["id"] == metric_id and v.get(key) is not None
+            ]
+            entry[key] = sum(numbers) / len(numbers) if numbers else None
+        result.append(entry)
+    return result
+
+
+@dataclass
+class SiroApi:
+    """Handlers bound to one store, the accepted tokens and the per-token limiter."""
+
+    store: Store
+    tokens: Sequence[str]
+    requests_per_minute: int
+    limiter: TokenRateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = TokenRateLimiter(self.requests_per_minute)
+
+    def routes(self) -> list[Route]:
+        return [Route(ROUTE_SIRO_VALUES, self.metric_values, methods=["GET"])]
+
+    def _token_known(self, token: str) -> bool:
+        return token in self.tokens or self.store.siro_token_known(token)
+
+    async def metric_values(self, request: Request) -> Response:
+        token = request.headers.get(SIRO_AUTH_HEADER, "")
+        if not token or not self._token_known(token):
+            return siro_error(
+                401, "Unauthorized: x-siro-auth-token is missing, invalid or expired (16 hours)"
+            )
+        if not self.limiter.allow(token):
+            return siro_error(429, "Too many requests: 1000 requests per token per minute")
+        params, issues = _check_params(request)
+        if issues:
+            return JSONResponse({"name": "ZodError", "issues": issues}, status_code=422)
+        org = params["requestedOrganizationId"]
+        if not self.store.siro_organization_known(org):
+            return siro_error(403, f"Forbidden: no access to organization {org}")
+        return self._values(params)
+
+    def _values(self, params: dict[str, Any]) -> Response:
+        ids: list[str] = params["filterByIds"]
+        filter_by = params["filterBy"]
+        org = params["requestedOrganizationId"]
+        named = self.store.siro_recordings(org, _COLUMN_BY_ENTITY[filter_by], ids)
+        if filter_by == "ORGANIZATION" and org not in ids:
+            named = []
+        if filter_by == "RECORDING":
+            missing = sorted(set(ids) - {r["id"] for r in named})
+            if missing:
+                return siro_error(404, f"Recording not found: {', '.join(missing)}")
+        start, end = params["startAtParsed"], params["endAtParsed"]
+        evaluated = [
+            r
+            for r in named
+            if r["conversationTypeId"] == params["conversationTypeId"]
+            and start <= datetime.fromisoformat(r["startedAt"]) <= end
+        ]
+        data = {
+            "recordingsEvaluatedCount": len(evaluated),
+            "metricValues": _aggregate(named, evaluated),
+            "startAt": params["startAt"],
+            "endAt": params["endAt"],
+            "filterByIds": ids,
+            "filterBy": filter_by,
+        }
+        envelope = {
+            "data": data,
+            "cursor": None,
+            "pageSize": SIRO_ENVELOPE_PAGE_SIZE,
+            "limit": SIRO_ENVELOPE_LIMIT,
+            "total": None,
+            "hasNextPage": False,
+        }
+        return JSONResponse(envelope)

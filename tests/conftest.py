@@ -1,0 +1,36 @@
+"""Shared fixtures: a real emulator on 127.0.0.1 (ephemeral port) per test, no mocks.
+
+``emulator``: a fresh in-memory emulator with no faults, stopped after the test.
+``emulator_factory``: ``emulator_factory(seed=..., faults=Faults(...), ...)`` takes EmulatorConfig
+keyword arguments and starts one more; every emulator it started is stopped at teardown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from reconciler.emulator import EmulatorConfig, RunningEmulator, start_in_thread
+
+EmulatorFactory = Callable[..., RunningEmulator]
+
+
+@pytest.fixture
+def emulator_factory() -> Iterator[EmulatorFactory]:
+    started: list[RunningEmulator] = []
+
+    def start(**config: Any) -> RunningEmulator:
+        running = start_in_thread(EmulatorConfig(**config))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory: EmulatorFactory) -> RunningEmulator:
+    return emulator_factory()

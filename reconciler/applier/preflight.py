@@ -51,12 +51,17 @@ def check_applicable(plan: Plan, *, adopt: bool) -> None:
             f"the plan was made offline (nothing was read from Zelto), so it cannot be applied; "
             f"{_NOTHING_WRITTEN}"
         )
-    failed = [c for c in plan.conversations if c.error is not None]
-    if failed:
-        first = failed[0]
+    errors = [
+        f"conversation {c.id}: {c.error}" for c in plan.conversations if c.error is not None
+    ] + [
+        f"conversation {c.id}, label '{ch.label}': {ch.message or 'error'}"
+        for c in plan.conversations
+        for ch in c.changes
+        if ch.action is Action.ERROR
+    ]
+    if errors:
         raise RefusedPlanError(
-            f"the plan has {len(failed)} conversation error(s), so {_NOTHING_WRITTEN}; "
-            f"first: conversation {first.id}: {first.error}"
+            f"the plan has {len(errors)} error(s), so {_NOTHING_WRITTEN}; first: {errors[0]}"
         )
     conflicts = [(c, ch) for c in plan.conversations for ch in c.changes if _is_conflict(ch)]
     if conflicts and not adopt:

@@ -1,0 +1,261 @@
+"""``reconciler import siro``: read each mapped recording's values, map them, write specs.
+
+One Siro request per recording (``filterBy=RECORDING``), a bounded number in flight, paced by the
+client's 1,000-requests-per-minute limiter. Problems are collected for the whole run, then the
+run is all or nothing: with any error nothing is written (unless ``partial``, which writes the
+recordings that had none and still fails the run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.config import LoadedConfig, SiroSettings
+from reconciler.errors import ApiError, AuthError
+from reconciler.importer.siro_records import (
+    Problem,
+    RecordingRecords,
+    SiroValue,
+    records_for_recording,
+)
+from reconciler.importer.specfile import (
+    GeneratedFile,
+    WriteOutcome,
+    generated_marker,
+    render_spec,
+    yaml_string,
+)
+from reconciler.importer.writing import ImportReport, outside_spec_paths, shown, write_generated
+from reconciler.siro import MetricValue, RecordingValues, SiroClient
+
+__all__ = [
+    "SIRO_MARKER",
+    "SiroBuild",
+    "build_siro_files",
+    "fetch_recordings",
+    "format_instant",
+    "run_siro_import",
+]
+
+SIRO_MARKER = generated_marker("siro")
+
+Fetched = Mapping[str, RecordingValues | ApiError]
+
+
+@dataclass(frozen=True)
+class SiroBuild:
+    """Files to write and every problem, before anything touches the disk."""
+
+    files: tuple[GeneratedFile, ...]
+    problems: tuple[Problem, ...]
+    results: tuple[RecordingRecords, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+
+def format_instant(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, the form Siro's examples use."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+async def fetch_recordings(
+    client: SiroClient,
+    settings: SiroSettings,
+    recording_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> dict[str, RecordingValues | ApiError]:
+    """One request per recording, ``settings.concurrency`` at a time.
+
+    A per-recording failure is returned (reported with its recording); a 401 stops the run,
+    since no other request can succeed with the same token.
+    """
+    queue = iter(recording_ids)
+    results: dict[str, RecordingValues | ApiError] = {}
+    refused: list[AuthError] = []
+
+    async def worker() -> None:
+        for recording_id in queue:
+            if refused:
+                return
+            try:
+                results[recording_id] = await client.recording_values(
+                    settings.organization_id,
+                    settings.conversation_type_id,
+                    format_instant(start),
+                    format_instant(end),
+                    recording_id,
+                )
+            except AuthError as exc:
+                refused.append(exc)
+                return
+            except ApiError as exc:
+                results[recording_id] = exc
+
+    workers = max(1, min(settings.concurrency, len(recording_ids)))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    if refused:
+        raise refused[0]
+    return {rid: results[rid] for rid in recording_ids}
+
+
+def _siro_value(value: MetricValue) -> SiroValue:
+    return SiroValue(
+        metric_type=value.metric_type,
+        name=value.name,
+        id=value.id,
+        unit=value.unit,
+        unit_abbreviated=value.unit_abbreviated,
+        description=value.description or "",
+        value=value.value,
+        pass_rate=value.pass_rate,
+    )
+
+
+def build_siro_files(
+    settings: SiroSettings,
+    recordings: Mapping[str, str],
+    fetched: Fetched,
+    out_dir: Path,
+    *,
+    partial: bool = False,
+) -> SiroBuild:
+    """Pure: fetched values → files and problems. Recordings in sorted order, always."""
+    problems: list[Problem] = []
+    results: list[RecordingRecords] = []
+    for recording_id in sorted(fetched):
+        answer = fetched[recording_id]
+        if isinstance(answer, ApiError):
+            problems.append(Problem("error", recording_id, _api_problem(answer)))
+            continue
+        if answer.recordings_evaluated_count == 0 or not answer.metric_values:
+            problems.append(Problem("warning", recording_id, _NO_VALUES))
+            continue
+        values = [_siro_value(v) for v in answer.metric_values]
+        result = records_for_recording(recording_id, recordings[recording_id], values, settings)
+        results.append(result)
+        problems.extend(result.problems)
+        if not result.records and result.ok:
+            problems.append(Problem("warning", recording_id, _NOTHING_MAPPED))
+    problems += _unmapped_warnings(results) + _unmatched_warnings(settings, results)
+    failed = any(p.severity == "error" for p in problems)
+    files = [] if failed and not partial else _files(settings, results, out_dir)
+    return SiroBuild(tuple(files), tuple(sorted(problems)), tuple(results))
+
+
+_NO_VALUES = (
+    "no values in the window (Siro evaluated no such recording between --start and --end); "
+    "no record made, an existing file is kept"
+)
+_NOTHING_MAPPED = "none of its metrics has a mapping; no file written"
+
+
+def _api_problem(error: ApiError) -> str:
+    if error.status == 404:
+        return (
+            "Siro does not know this recording (404): check the recording id in the mapping, "
+            "siro.organizationId and the token's user"
+        )
+    return str(error)
+
+
+def _unmapped_warnings(results: Sequence[RecordingRecords]) -> list[Problem]:
+    """Unmapped metrics are common (a scorecard has many); one line per metric, with a count."""
+    counts = Counter(v.describe() for r in results for v in r.unmapped)
+    return [
+        Problem(
+            "warning",
+            "*",
+            f"Siro metric {metric} has no mapping in siro.metrics (in {n} recording"
+            f"{'s' if n != 1 else ''}); no record made for it",
+        )
+        for metric, n in sorted(counts.items())
+    ]
+
+
+def _unmatched_warnings(
+    settings: SiroSettings, results: Sequence[RecordingRecords]
+) -> list[Problem]:
+    if not results:
+        return []
+    matched = set().union(*(r.matched for r in results))
+    return [
+        Problem(
+            "warning",
+            "*",
+            f"the mapping for {m.key} (label {m.label!r}) matched no Siro metric in any "
+            "recording of the window; check its spelling",
+        )
+        for m in settings.metrics
+        if m.key not in matched
+    ]
+
+
+def _files(
+    settings: SiroSettings, results: Sequence[RecordingRecords], out_dir: Path
+) -> list[GeneratedFile]:
+    return [
+        GeneratedFile(
+            path=out_dir / f"{result.conversation_id}.yaml",
+            text=render_spec(
+                _header(settings, result.recording_id), result.conversation_id, result.records
+            ),
+        )
+        for result in results
+        if result.ok and result.records
+    ]
+
+
+def _header(settings: SiroSettings, recording_id: str) -> list[str]:
+    return [
+        SIRO_MARKER,
+        "# Do not edit by hand: re-run `reconciler import siro` to update it.",
+        f"# Source: Siro recording {yaml_string(recording_id)}, organization "
+        f"{yaml_string(settings.organization_id)}, conversation type "
+        f"{yaml_string(settings.conversation_type_id)}.",
+    ]
+
+
+async def run_siro_import(
+    loaded: LoadedConfig,
+    settings: SiroSettings,
+    recordings: Mapping[str, str],
+    client: SiroClient,
+    *,
+    start: datetime,
+    end: datetime,
+    out_dir: Path,
+    partial: bool = False,
+) -> ImportReport:
+    """Fetch, map, validate with the spec loader, and write; the report says what happened."""
+    fetched = await fetch_recordings(client, settings, sorted(recordings), start, end)
+    build = build_siro_files(settings, recordings, fetched, out_dir, partial=partial)
+    warnings = [str(p) for p in build.warnings]
+    if outside_spec_paths(loaded, out_dir):
+        warnings.append(
+            f"{shown(out_dir, loaded.root)} is outside the configured specs "
+            f"({', '.join(loaded.config.specs)}); validate and plan will not read these files"
+        )
+    errors = [str(p) for p in build.errors]
+    outcome = WriteOutcome()
+    if build.files:
+        outcome = write_generated(loaded, build.files, SIRO_MARKER)
+    return ImportReport(
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        outcome=outcome,
+        records=sum(len(r.records) for r in build.results if r.ok),
+        written=bool(build.files),
+        out_dir=shown(out_dir, loaded.root),
+    )

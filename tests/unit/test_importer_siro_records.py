@@ -1,0 +1,211 @@
+"""Siro values → records: every bad value becomes a named problem, never a wrong record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.config import SiroSettings
+from reconciler.importer.siro_records import SiroValue, records_for_recording
+
+CONV = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+
+def settings(*metrics: dict[str, Any]) -> SiroSettings:
+    return SiroSettings.model_validate(
+        {
+            "organizationId": "org_1",
+            "conversationTypeId": "ct_1",
+            "recordings": {"rec_1": CONV},
+            "metrics": list(metrics),
+        }
+    )
+
+
+def value(metric_type: str = "INTERACTIVITY_SCORE", **kw: Any) -> SiroValue:
+    base: dict[str, Any] = {
+        "metric_type": metric_type,
+        "name": kw.pop("name", metric_type.title()),
+        "id": kw.pop("id", f"mv_{metric_type}"),
+        "unit": "percent",
+        "unit_abbreviated": "%",
+    }
+    return SiroValue(**base, **kw)
+
+
+def test_score_from_pass_rate_and_verdict_by_threshold() -> None:
+    s = settings(
+        {
+            "metricType": "INTERACTIVITY_SCORE",
+            "label": "Interactivity",
+            "score": "passRate",
+            "verdict": {"from": "value", "op": ">=", "threshold": 50},
+            "note": "{name}: {value}{unitAbbreviated}, pass rate {passRate:.1f}",
+        }
+    )
+    out = records_for_recording("rec_1", CONV, [value(value=62.0, pass_rate=87.5)], s)
+    assert out.ok and not out.unmapped
+    (record,) = out.records
+    assert record.external_id == "siro:rec_1:INTERACTIVITY_SCORE"
+    assert record.label == "Interactivity"
+    assert record.score == 87.5
+    assert record.verdict == "pass"
+    assert record.note == "Interactivity_Score: 62%, pass rate 87.5"
+
+
+@pytest.mark.parametrize(
+    ("op", "number", "expected"),
+    [
+        (">=", 50, "pass"),
+        (">", 50, "fail"),
+        ("<=", 50, "pass"),
+        ("<", 50, "fail"),
+        (">", 51, "pass"),
+    ],
+)
+def test_verdict_operators(op: str, number: float, expected: str) -> None:
+    s = settings(
+        {
+            "metricType": "REP_CONTROL",
+            "label": "Control",
+            "verdict": {"from": "value", "op": op, "threshold": 50},
+        }
+    )
+    out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", value=number)], s)
+    assert out.records[0].verdict == expected
+    assert out.records[0].score is None
+
+
+def test_integral_value_is_written_as_int() -> None:
+    s = settings({"metricType": "REP_CONTROL", "label": "Control", "score": "value"})
+    out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", value=92.0)], s)
+    assert out.records[0].score == 92
+    assert isinstance(out.records[0].score, int)
+
+
+@pytest.mark.parametrize("number", [100.5, -1.0, 1800.0])
+def test_score_from_value_outside_0_100_is_an_error(number: float) -> None:
+    s = settings({"metricType": "CONVERSATION_TIME", "label": "Talk time", "score": "value"})
+    out = records_for_recording(
+        "rec_1", CONV, [value("CONVERSATION_TIME", value=number, pass_rate=50.0)], s
+    )
+    assert not out.ok and not out.records
+    (problem,) = out.problems
+    text = str(problem)
+    assert "recording rec_1" in text and "CONVERSATION_TIME" in text
+    assert "outside 0-100" in text and "(percent)" in text
+
+
+@pytest.mark.parametrize("source", ["passRate", "value"])
+def test_missing_number_is_an_error(source: str) -> None:
+    s = settings({"metricType": "REP_CONTROL", "label": "Control", "score": source})
+    out = records_for_recording("rec_1", CONV, [value("REP_CONTROL")], s)
+    assert not out.ok and not out.records
+    assert f"Siro sent no {source}" in str(out.problems[0])
+
+
+def test_missing_number_for_verdict_is_an_error() -> None:
+    s = settings(
+        {
+            "metricType": "REP_CONTROL",
+            "label": "C",
+            "verdict": {"from": "passRate", "op": ">", "threshold": 1},
+        }
+    )
+    out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", value=3.0)], s)
+    assert not out.ok
+    assert "no passRate" in str(out.problems[0])
+
+
+def test_note_placeholder_without_number_is_an_error() -> None:
+    s = settings(
+        {"metricType": "REP_CONTROL", "label": "C", "score": "passRate", "note": "raw {value}"}
+    )
+    out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", pass_rate=10.0)], s)
+    assert not out.ok
+    assert "{value}" in str(out.problems[0])
+
+
+def test_note_with_bad_format_spec_is_an_error_not_a_crash() -> None:
+    s = settings(
+        {"metricType": "REP_CONTROL", "label": "C", "score": "passRate", "note": "{name:.1f}"}
+    )
+    out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", pass_rate=10.0)], s)
+    assert not out.ok
+    assert "note template cannot be filled in" in str(out.problems[0])
+
+
+def test_too_long_note_is_an_error() -> None:
+    s = settings(
+        {"metricType": "REP_CONTROL", "label": "C", "score": "passRate", "note": "{description}"}
+    )
+    v = value("REP_CONTROL", pass_rate=10.0, description="x" * 5001)
+    out = records_for_recording("rec_1", CONV, [v], s)
+    assert not out.ok
+    assert "note" in str(out.problems[0]) and "5000" in str(out.problems[0])
+
+
+def test_unmapped_metrics_are_listed_not_recorded() -> None:
+    s = settings({"metricType": "REP_CONTROL", "label": "C", "score": "passRate"})
+    values = [value("REP_CONTROL", pass_rate=10.0), value("NEW_FUTURE_TYPE", pass_rate=1.0)]
+    out = records_for_recording("rec_1", CONV, values, s)
+    assert out.ok
+    assert [v.metric_type for v in out.unmapped] == ["NEW_FUTURE_TYPE"]
+    assert [r.label for r in out.records] == ["C"]
+    assert out.matched == frozenset({"metricType REP_CONTROL"})
+
+
+def test_ai_metrics_map_by_name_with_name_in_external_id() -> None:
+    s = settings(
+        {"name": "Objection handling", "label": "Objections", "score": "passRate"},
+        {
+            "name": "Next steps",
+            "label": "Next steps",
+            "verdict": {"from": "passRate", "op": ">=", "threshold": 50},
+        },
+    )
+    values = [
+        value("AI_METRIC", name="Objection handling", id="a", pass_rate=70.0),
+        value("AI_METRIC", name="Next steps", id="b", pass_rate=40.0),
+    ]
+    out = records_for_recording("rec_1", CONV, values, s)
+    assert out.ok
+    assert [(r.label, r.external_id) for r in out.records] == [
+        ("Next steps", "siro:rec_1:AI_METRIC:Next steps"),
+        ("Objections", "siro:rec_1:AI_METRIC:Objection handling"),
+    ]
+    assert out.records[0].verdict == "fail"
+
+
+def test_metric_type_mapping_that_matches_repeated_ai_metrics_is_an_error() -> None:
+    s = settings({"metricType": "AI_METRIC", "label": "AI", "score": "passRate"})
+    values = [
+        value("AI_METRIC", name="One", id="a", pass_rate=70.0),
+        value("AI_METRIC", name="Two", id="b", pass_rate=40.0),
+    ]
+    out = records_for_recording("rec_1", CONV, values, s)
+    assert not out.ok and not out.records
+    assert "map these metrics by name" in str(out.problems[0])
+
+
+def test_name_mapping_wins_over_metric_type_mapping() -> None:
+    s = settings(
+        {"metricType": "AI_METRIC", "label": "Generic", "score": "passRate"},
+        {"name": "Special", "label": "Special", "score": "passRate"},
+    )
+    values = [value("AI_METRIC", name="Special", pass_rate=70.0)]
+    out = records_for_recording("rec_1", CONV, values, s)
+    assert [r.label for r in out.records] == ["Special"]
+
+
+def test_output_does_not_depend_on_input_order() -> None:
+    s = settings(
+        {"metricType": "REP_CONTROL", "label": "B", "score": "passRate"},
+        {"metricType": "INTERACTIVITY_SCORE", "label": "A", "score": "passRate"},
+    )
+    values = [value("REP_CONTROL", pass_rate=1.0), value("INTERACTIVITY_SCORE", pass_rate=2.0)]
+    one = records_for_recording("rec_1", CONV, values, s)
+    two = records_for_recording("rec_1", CONV, list(reversed(values)), s)
+    assert one == two
+    assert [r.label for r in one.records] == ["A", "B"]

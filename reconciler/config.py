@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from string import Formatter
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -20,11 +20,13 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, Issue, SpecError
+from reconciler.yamlio import load_yaml, location_at, validation_issues
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -285,3 +287,64 @@ class LoadedConfig:
     def resolve(self, relative: str) -> Path:
         """A path from the config, resolved against the config file's folder."""
         return self.root / relative
+
+
+#: reconciler.yaml is small; a larger file is a mistake, not a configuration.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def find_config(start: Path) -> Path | None:
+    """``reconciler.yaml`` in ``start`` or its nearest parent that has one (like git and dbt)."""
+    here = start if start.is_dir() else start.parent
+    for folder in (here.absolute(), *here.absolute().parents):
+        candidate = folder / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None = None, *, cwd: Path | None = None) -> LoadedConfig:
+    """The configuration to use: ``path``, else the nearest reconciler.yaml, else the defaults.
+
+    Relative paths in the file resolve against its folder; without a file, against ``cwd``.
+    Raises SpecError (located problems in the file) or ConfigError (the file cannot be read).
+    """
+    base = cwd if cwd is not None else Path.cwd()
+    if path is None:
+        path = find_config(base)
+        if path is None:
+            return LoadedConfig(config=Config(), root=base, path=None)
+    elif not path.is_absolute():
+        path = base / path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    config = _parse_config(data, _display(path, base))
+    return LoadedConfig(config=config, root=path.parent, path=path)
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _parse_config(data: bytes, display: str) -> Config:
+    doc = load_yaml(data, display, max_bytes=MAX_CONFIG_BYTES, what="reconciler.yaml")
+    if doc.data is None:
+        return Config()
+    if not isinstance(doc.data, dict):
+        message = "the top level must be a mapping (specs, ownership, defaultTarget, targets, ...)"
+        raise SpecError([Issue(location_at(display, doc.root), message)])
+    try:
+        return Config.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(validation_issues(doc, exc, Config)) from None
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The reconciler.yaml schema, by alias (the names written in YAML)."""
+    schema = Config.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "config": 3,
     "spec": 3,
     "plan": 3,
-    "cache": 3,
+    "cache": 2,
     "http": 4,
     "targets": 5,
     "zelto": 5,

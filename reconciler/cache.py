@@ -1,0 +1,123 @@
+"""A content-addressed cache of validated results, so an unchanged re-run skips parsing.
+
+Entries are keyed by the sha256 of a file's bytes, inside a *namespace* that names the loader
+version: new content or new loader code simply misses. The store is one line-oriented file,
+``<family>-<version>.jsonl``, read once, because opening thousands of small files would cost as
+much as the parse it saves. Each line carries a digest of its own payload; a line that is
+truncated, edited or otherwise damaged fails that check and is ignored, never trusted. Writing is
+atomic (temp file, then rename), and a cache that cannot be written is only a slower run, so
+write failures are swallowed on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MAX_ENTRIES", "ContentCache", "content_key"]
+
+#: Old entries are kept (a run over a subset must not evict the rest) up to this many lines.
+MAX_ENTRIES = 100_000
+_SUFFIX = ".jsonl"
+
+
+def content_key(data: bytes) -> str:
+    """The cache key of some content."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _line_digest(key: str, payload: str) -> str:
+    return hashlib.sha256(f"{key}\t{payload}".encode()).hexdigest()[:32]
+
+
+class ContentCache:
+    """Maps content keys to JSON values, persisted under ``directory`` for one version.
+
+    ``family`` names what is cached (``specs``); ``version`` the code that produced it. Saving
+    removes the family's files of other versions, and never touches other families.
+    """
+
+    def __init__(self, directory: Path, family: str, version: str) -> None:
+        self.directory = directory
+        self.family = family
+        self.version = version
+        self._lines: dict[str, tuple[str, str]] | None = None
+        self._new: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    @property
+    def path(self) -> Path:
+        return self.directory / f"{self.family}-{self.version}{_SUFFIX}"
+
+    def _load(self) -> dict[str, tuple[str, str]]:
+        if self._lines is None:
+            self._lines = {}
+            try:
+                text = self.path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return self._lines
+            for line in text.splitlines():
+                parts = line.split("\t", 2)
+                if len(parts) == 3:
+                    self._lines[parts[0]] = (parts[1], parts[2])
+        return self._lines
+
+    def get(self, key: str) -> Any | None:
+        """The stored value, or None when absent or damaged."""
+        found = self._load().get(key)
+        if found is None:
+            return None
+        digest, payload = found
+        if _line_digest(key, payload) != digest:
+            return None
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            return None
+        self._used.add(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        """Remember a value; written by :meth:`save`."""
+        self._new[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def save(self) -> None:
+        """Write new entries (and keep old ones); does nothing when nothing is new."""
+        if not self._new:
+            return
+        lines = self._load()
+        for key, payload in self._new.items():
+            lines[key] = (_line_digest(key, payload), payload)
+        keep = list(lines.items())
+        if len(keep) > MAX_ENTRIES:
+            fresh = self._used | set(self._new)
+            keep = [item for item in keep if item[0] in fresh][-MAX_ENTRIES:]
+        body = "".join(f"{k}\t{d}\t{p}\n" for k, (d, p) in keep)
+        with contextlib.suppress(OSError):
+            self._write(body)
+        self._new.clear()
+
+    def _write(self, body: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=_SUFFIX)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(body)
+            os.replace(temp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        self._remove_other_namespaces()
+
+    def _remove_other_namespaces(self) -> None:
+        """Entries of older loader versions can never hit again."""
+        for other in self.directory.glob(f"{self.family}-*{_SUFFIX}"):
+            if other.name != self.path.name:
+                with contextlib.suppress(OSError):
+                    other.unlink()

@@ -1,0 +1,243 @@
+"""One spec file: bytes in, validated records and catalog entries with their places out.
+
+This is the unit of work that runs in worker processes and that the cache stores, so it depends
+on nothing but the file's own bytes: the same content gives the same result wherever it lives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+
+from reconciler.errors import Issue, Location, SpecError
+from reconciler.model import CatalogEntry, MetricRecord, SpecDocument
+from reconciler.yamlio import (
+    DEFAULT_MAX_BYTES,
+    Loc,
+    YamlDocument,
+    load_yaml,
+    location_at,
+    node_parent,
+    validation_issues,
+)
+
+__all__ = [
+    "FileResult",
+    "LabelDecl",
+    "RecordDecl",
+    "check_file",
+    "explain_spec_error",
+    "location",
+    "result_from_json",
+    "result_to_json",
+]
+
+Mark = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LabelDecl:
+    """A catalog entry and where its label is written."""
+
+    label: str
+    entry: CatalogEntry
+    mark: Mark
+
+
+@dataclass(frozen=True)
+class RecordDecl:
+    """A validated record, where it starts, and where each of its keys is written."""
+
+    conversation_id: str
+    record: MetricRecord
+    mark: Mark
+    index: int = 0
+    keys: dict[str, Mark] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Everything one valid file declares, in file order."""
+
+    labels: tuple[LabelDecl, ...] = ()
+    records: tuple[RecordDecl, ...] = ()
+
+
+_RECORD_FIELDS = (
+    "externalId (1-255 characters), label (1-255 characters), verdict (pass or fail) and/or "
+    "score (0-100), and optionally note, metricId, adopt"
+)
+_FIELD_RULES: dict[str, str] = {
+    "externalId": "externalId must be a string of 1 to 255 characters",
+    "label": "label must be a string of 1 to 255 characters",
+    "verdict": "verdict must be pass or fail",
+    "score": "score must be a number from 0 to 100",
+    "note": "note must be a string of at most 5000 characters",
+    "metricId": "metricId must be a UUID",
+    "adopt": "adopt must be true or false",
+}
+
+
+def explain_spec_error(loc: Loc, error: ErrorDetails) -> str | None:
+    """What is allowed at a place in a spec file, in the spec's own terms."""
+    if not loc:
+        return "a spec file must be a mapping with the keys labels and/or conversations"
+    if loc[0] == "labels":
+        return _explain_catalog(loc)
+    if loc[0] == "conversations":
+        return _explain_conversations(loc, error)
+    return None
+
+
+def _explain_catalog(loc: Loc) -> str:
+    if loc[-1] == "[key]":
+        return "a label must be a string of 1 to 255 characters"
+    if len(loc) == 1:
+        return "labels must be a mapping from label to {metricId, kind}"
+    if len(loc) == 2:
+        return "a catalog entry must be a mapping with metricId and/or kind (write {} for neither)"
+    if loc[2] == "kind":
+        return "kind must be verdict, score or both"
+    return "metricId must be a UUID, or a mapping from agent UUID to metric UUID"
+
+
+def _explain_conversations(loc: Loc, error: ErrorDetails) -> str | None:
+    if loc[-1] == "[key]":
+        return "a conversation id must be a UUID"
+    if len(loc) == 1:
+        return "conversations must be a mapping from conversation UUID to a list of records"
+    if len(loc) == 2:
+        return "the records of a conversation must be a list"
+    if len(loc) == 3:
+        if error["type"] == "value_error":
+            return None  # the model's own sentence (at least one of verdict and score)
+        return f"a record must be a mapping with {_RECORD_FIELDS}"
+    return _FIELD_RULES.get(str(loc[3]))
+
+
+def check_file(file: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileResult:
+    """Parse and validate one spec file. Raises SpecError with every problem in it."""
+    doc = load_yaml(data, file, max_bytes=max_bytes)
+    if doc.data is None:
+        return FileResult()
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else "a single value"
+        message = (
+            f"the top level is {kind}; a spec file must be a mapping with the keys "
+            "labels and/or conversations"
+        )
+        raise SpecError([Issue(location_at(file, doc.root), message)])
+    try:
+        spec = SpecDocument.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(validation_issues(doc, exc, SpecDocument, explain_spec_error)) from None
+    _check_conversation_keys(doc, spec)
+    return FileResult(labels=_labels(doc, spec), records=_records(doc, spec))
+
+
+def _check_conversation_keys(doc: YamlDocument, spec: SpecDocument) -> None:
+    """Two spellings of one UUID (case, braces) would be merged silently by validation."""
+    node = node_parent(doc.root, ("conversations",))
+    if not isinstance(node, MappingNode) or len(node.value) == len(spec.conversations):
+        return
+    first: dict[str, Node] = {}
+    issues = []
+    for key, _value in node.value:
+        canonical = str(UUID(str(key.value)))
+        if canonical in first:
+            where = location_at(doc.file, first[canonical])
+            message = f"conversation {canonical} is listed twice in this file (first at {where})"
+            issues.append(Issue(location_at(doc.file, key), message))
+        else:
+            first[canonical] = key
+    raise SpecError(issues)
+
+
+def _mark(node: Node) -> Mark:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _labels(doc: YamlDocument, spec: SpecDocument) -> tuple[LabelDecl, ...]:
+    node = node_parent(doc.root, ("labels",))
+    if not isinstance(node, MappingNode):
+        return ()
+    return tuple(
+        LabelDecl(label=str(key.value), entry=spec.labels[str(key.value)], mark=_mark(key))
+        for key, _value in node.value
+    )
+
+
+def _records(doc: YamlDocument, spec: SpecDocument) -> tuple[RecordDecl, ...]:
+    node = node_parent(doc.root, ("conversations",))
+    if not isinstance(node, MappingNode):
+        return ()
+    out: list[RecordDecl] = []
+    # Validated keys are UUIDs in file order (duplicates were refused), so they pair with nodes.
+    for (conversation, records), (_key, list_node) in zip(
+        spec.conversations.items(), node.value, strict=True
+    ):
+        conversation_id = str(conversation)
+        for index, (record, record_node) in enumerate(zip(records, list_node.value, strict=True)):
+            out.append(
+                RecordDecl(
+                    conversation_id=conversation_id,
+                    record=record,
+                    mark=_mark(record_node),
+                    index=index,
+                    keys=_key_marks(record_node),
+                )
+            )
+    return tuple(out)
+
+
+def _key_marks(node: MappingNode) -> dict[str, Mark]:
+    return {str(k.value): _mark(k) for k, _v in node.value if isinstance(k, ScalarNode)}
+
+
+def result_to_json(result: FileResult) -> dict[str, Any]:
+    """A JSON-safe form of a valid file's result, for the cache and for worker processes."""
+    return {
+        "labels": [
+            [d.label, d.entry.model_dump(mode="json", exclude_unset=True), *d.mark]
+            for d in result.labels
+        ],
+        "records": [
+            [
+                d.conversation_id,
+                d.record.model_dump(mode="json", exclude_unset=True),
+                *d.mark,
+                d.index,
+                {k: list(v) for k, v in d.keys.items()},
+            ]
+            for d in result.records
+        ],
+    }
+
+
+def result_from_json(data: dict[str, Any]) -> FileResult:
+    """Rebuild a result, validating again: a cache entry is evidence, never trusted as is."""
+    labels = tuple(
+        LabelDecl(label=str(label), entry=CatalogEntry.model_validate(entry), mark=(line, col))
+        for label, entry, line, col in data["labels"]
+    )
+    records = tuple(
+        RecordDecl(
+            conversation_id=str(conversation),
+            record=MetricRecord.model_validate(record),
+            mark=(int(line), int(col)),
+            index=int(index),
+            keys={str(k): (int(v[0]), int(v[1])) for k, v in keys.items()},
+        )
+        for conversation, record, line, col, index, keys in data["records"]
+    )
+    return FileResult(labels=labels, records=records)
+
+
+def location(file: str, mark: Mark) -> Location:
+    """A Location from a stored mark."""
+    return Location(file, mark[0], mark[1])

@@ -1,0 +1,238 @@
+"""Find spec files, check each (cached, in parallel when there are many), merge them.
+
+Every problem of a run is collected before anything is raised, so a user fixes all of them in
+one round. Per-file work depends only on the file's bytes, which is what makes it cacheable by
+content hash and safe to hand to worker processes; the cross-file rules always run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import cache
+from pathlib import Path
+
+import pydantic
+import ruamel.yaml
+
+from reconciler.cache import ContentCache, content_key
+from reconciler.errors import Issue, Location, SpecError
+from reconciler.model import DesiredState
+from reconciler.spec.document import FileResult, check_file, result_from_json, result_to_json
+from reconciler.spec.rules import merge_results
+from reconciler.yamlio import DEFAULT_MAX_BYTES
+
+__all__ = [
+    "CACHE_FAMILY",
+    "PARALLEL_MIN_BYTES",
+    "discover_spec_files",
+    "load_spec_sources",
+    "load_specs",
+    "loader_version",
+    "spec_digest",
+]
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+CACHE_FAMILY = "specs"
+#: Below this much uncached YAML, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 1024 * 1024
+_BATCHES_PER_WORKER = 4
+_PACKAGE = Path(__file__).resolve().parents[1]
+_VERSIONED_SOURCES = (
+    "yamlio/loader.py",
+    "yamlio/located.py",
+    "model.py",
+    "spec/document.py",
+    "spec/loader.py",
+)
+
+Source = tuple[str, bytes]
+Outcome = FileResult | tuple[Issue, ...]
+
+
+def discover_spec_files(paths: Sequence[Path]) -> list[Path]:
+    """Spec files under ``paths`` (files as given, folders recursively), sorted, no duplicates.
+
+    A path that does not exist is an error: a typo in a CI job must not validate nothing.
+    """
+    found: set[Path] = set()
+    missing: list[Issue] = []
+    for path in paths:
+        if path.is_file():
+            found.add(path)
+        elif path.is_dir():
+            found.update(_walk(path))
+        else:
+            missing.append(Issue(Location(str(path)), "no such file or folder"))
+    if missing:
+        raise SpecError(missing)
+    return sorted(found)
+
+
+def _walk(folder: Path) -> list[Path]:
+    out: list[Path] = []
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        out.extend(Path(directory, f) for f in files if f.endswith(SPEC_SUFFIXES))
+    return out
+
+
+def load_specs(
+    paths: Sequence[Path],
+    *,
+    root: Path,
+    cache_dir: Path | None = None,
+    max_file_bytes: int = DEFAULT_MAX_BYTES,
+) -> DesiredState:
+    """Load, check and merge the specs under ``paths``; SpecError lists every problem of the run.
+
+    Locations are relative to ``root`` (the config folder) when the file is inside it.
+    ``cache_dir`` (usually ``<root>/.reconciler/cache``) enables the content-hash cache.
+    """
+    issues: list[Issue] = []
+    sources: list[Source] = []
+    for path in discover_spec_files(paths):
+        display = _display(path, root)
+        data = _read(path, display, max_file_bytes, issues)
+        if data is not None:
+            sources.append((display, data))
+    cache = ContentCache(cache_dir, CACHE_FAMILY, loader_version()) if cache_dir else None
+    return _load(sources, issues, cache, max_file_bytes)
+
+
+def load_spec_sources(
+    sources: Sequence[tuple[str, bytes]], *, max_file_bytes: int = DEFAULT_MAX_BYTES
+) -> DesiredState:
+    """The same as :func:`load_specs`, from (display path, content) pairs (e.g. a git revision)."""
+    return _load(list(sources), [], None, max_file_bytes)
+
+
+def _display(path: Path, root: Path) -> str:
+    absolute = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if absolute.startswith(base + os.sep):
+        return Path(absolute[len(base) + 1 :]).as_posix()
+    return Path(absolute).as_posix()
+
+
+def _read(path: Path, display: str, limit: int, issues: list[Issue]) -> bytes | None:
+    """The file's bytes; an oversized file is refused before it is read."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            message = f"file is {size:,} bytes; the limit is {limit:,} bytes (split it)"
+            issues.append(Issue(Location(display), message))
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        issues.append(Issue(Location(display), f"cannot read: {exc.strerror or exc}"))
+        return None
+
+
+def spec_digest(sources: Sequence[tuple[str, bytes]]) -> str:
+    """``sha256:`` over the sorted (path, sha256 of content) pairs: which specs, exactly."""
+    digest = hashlib.sha256()
+    for display, data in sorted(sources, key=lambda s: s[0]):
+        digest.update(f"{display}\0{content_key(data)}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+@cache
+def loader_version() -> str:
+    """Names the code that produced a cached result; any change to it misses the cache."""
+    digest = hashlib.sha256(f"{pydantic.VERSION}|{ruamel.yaml.__version__}".encode())
+    for relative in _VERSIONED_SOURCES:
+        digest.update((_PACKAGE / relative).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _load(
+    sources: list[Source], issues: list[Issue], cache: ContentCache | None, max_bytes: int
+) -> DesiredState:
+    sources.sort(key=lambda s: s[0])
+    keys = [content_key(data) for _display, data in sources]
+    outcomes: list[Outcome | None] = [_cached(cache, key) for key in keys]
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    checked = _check_all([sources[i] for i in todo], max_bytes)
+    for i, outcome in zip(todo, checked, strict=True):
+        outcomes[i] = outcome
+        if cache is not None and isinstance(outcome, FileResult):
+            cache.put(keys[i], result_to_json(outcome))
+    if cache is not None:
+        cache.save()
+    valid: list[tuple[str, FileResult]] = []
+    for (display, _data), final in zip(sources, outcomes, strict=True):
+        if isinstance(final, FileResult):
+            valid.append((display, final))
+        elif final is not None:
+            issues.extend(final)
+    merged = merge_results(valid)
+    issues.extend(merged.issues)
+    if issues:
+        raise SpecError(issues)
+    return DesiredState(
+        conversations=merged.conversations,
+        catalog=merged.catalog,
+        spec_digest=spec_digest(sources),
+        files=tuple(display for display, _data in sources),
+    )
+
+
+def _cached(cache: ContentCache | None, key: str) -> FileResult | None:
+    if cache is None:
+        return None
+    stored = cache.get(key)
+    if stored is None:
+        return None
+    try:
+        return result_from_json(stored)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, pydantic.ValidationError):
+        return None  # damaged or from an incompatible writer: parse the file again
+
+
+def _check_one(source: Source, max_bytes: int) -> Outcome:
+    display, data = source
+    try:
+        return check_file(display, data, max_bytes=max_bytes)
+    except SpecError as exc:
+        return exc.issues
+
+
+def _check_batch(batch: list[Source], max_bytes: int) -> list[Outcome]:
+    return [_check_one(source, max_bytes) for source in batch]
+
+
+def _check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
+    """Check files, over several processes when there is enough work to pay for them."""
+    workers = _worker_count()
+    total = sum(len(data) for _display, data in sources)
+    if workers < 2 or total < PARALLEL_MIN_BYTES:
+        return _check_batch(sources, max_bytes)
+    size = max(1, len(sources) // (workers * _BATCHES_PER_WORKER) + 1)
+    batches = [sources[i : i + size] for i in range(0, len(sources), size)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+            results = pool.map(_check_batch, batches, [max_bytes] * len(batches))
+            return [outcome for batch in results for outcome in batch]
+    except (OSError, BrokenProcessPool):
+        # No processes available (sandbox, limits): the same work, serially.
+        return _check_batch(sources, max_bytes)
+
+
+def _worker_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork is fastest, but forking while other threads run can deadlock the child."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")

@@ -1,0 +1,151 @@
+"""The rules that span files: a conversation's records and the catalog are merged across all specs.
+
+Within one conversation, ``externalId`` and ``label`` are unique (the server upserts on label,
+so two records with one label would overwrite each other); a label is defined once in the
+catalog; when a catalog exists, every record's label is in it and carries what the label's
+``kind`` says. Each violation is reported at the later place and names the earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reconciler.errors import Issue, Location
+from reconciler.model import CatalogEntry, DeclaredRecord
+from reconciler.spec.document import FileResult, LabelDecl, RecordDecl, location
+from reconciler.yamlio import did_you_mean, format_path
+
+__all__ = ["MergedSpecs", "merge_results"]
+
+
+@dataclass(frozen=True)
+class MergedSpecs:
+    """The merged catalog and records, and every cross-file problem found."""
+
+    catalog: dict[str, CatalogEntry]
+    conversations: dict[str, tuple[DeclaredRecord, ...]]
+    issues: list[Issue]
+
+
+@dataclass(frozen=True)
+class _Placed:
+    file: str
+    decl: RecordDecl
+
+    def at(self, key: str) -> Location:
+        return location(self.file, self.decl.keys.get(key, self.decl.mark))
+
+
+def merge_results(results: Sequence[tuple[str, FileResult]]) -> MergedSpecs:
+    """Merge valid files' results (in sorted file order) and check the cross-file rules."""
+    issues: list[Issue] = []
+    catalog, catalog_places = _merge_catalog(results, issues)
+    by_conversation: dict[str, list[_Placed]] = {}
+    for file, result in results:
+        for decl in result.records:
+            by_conversation.setdefault(decl.conversation_id, []).append(_Placed(file, decl))
+    conversations: dict[str, tuple[DeclaredRecord, ...]] = {}
+    for conversation_id in sorted(by_conversation):
+        placed = by_conversation[conversation_id]
+        _check_unique(conversation_id, placed, "externalId", issues)
+        _check_unique(conversation_id, placed, "label", issues)
+        for item in placed:
+            _check_catalog(item, catalog, catalog_places, issues)
+        declared = (
+            DeclaredRecord(conversation_id, p.decl.record, location(p.file, p.decl.mark))
+            for p in placed
+        )
+        conversations[conversation_id] = tuple(
+            sorted(declared, key=lambda d: (d.record.label, d.record.external_id))
+        )
+    return MergedSpecs(catalog=catalog, conversations=conversations, issues=issues)
+
+
+def _merge_catalog(
+    results: Sequence[tuple[str, FileResult]], issues: list[Issue]
+) -> tuple[dict[str, CatalogEntry], dict[str, Location]]:
+    catalog: dict[str, CatalogEntry] = {}
+    places: dict[str, Location] = {}
+    for file, result in results:
+        for decl in result.labels:
+            here = location(file, decl.mark)
+            if decl.label in places:
+                first = places[decl.label]
+                message = f"label '{decl.label}' is defined twice in the catalog (also at {first})"
+                issues.append(Issue(here, message, _label_path(decl)))
+                continue
+            catalog[decl.label] = decl.entry
+            places[decl.label] = here
+    return catalog, places
+
+
+def _label_path(decl: LabelDecl) -> str:
+    return format_path(("labels", decl.label))
+
+
+def _record_path(item: _Placed, key: str) -> str:
+    return format_path(("conversations", item.decl.conversation_id, item.decl.index, key))
+
+
+def _check_unique(
+    conversation_id: str, placed: Sequence[_Placed], key: str, issues: list[Issue]
+) -> None:
+    first: dict[str, _Placed] = {}
+    for item in placed:
+        value = item.decl.record.external_id if key == "externalId" else item.decl.record.label
+        if value in first:
+            other = first[value].at(key)
+            why = " (the server keeps one record per label)" if key == "label" else ""
+            message = (
+                f"{key} '{value}' is used twice in conversation {conversation_id}: "
+                f"here and at {other}{why}"
+            )
+            issues.append(Issue(item.at(key), message, _record_path(item, key)))
+        else:
+            first[value] = item
+
+
+def _check_catalog(
+    item: _Placed,
+    catalog: dict[str, CatalogEntry],
+    places: dict[str, Location],
+    issues: list[Issue],
+) -> None:
+    if not catalog:
+        return
+    label = item.decl.record.label
+    entry = catalog.get(label)
+    if entry is None:
+        guess = did_you_mean(label, sorted(catalog))
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        known = sorted(catalog)
+        listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        message = f"unknown label '{label}'{hint} (the catalog defines: {listed})"
+        issues.append(Issue(item.at("label"), message, _record_path(item, "label")))
+        return
+    problem = _kind_problem(entry, item.decl)
+    if problem is not None:
+        key, sentence = problem
+        defined = places[label]
+        message = f"label '{label}' is of kind {entry.kind} (catalog at {defined}): {sentence}"
+        issues.append(Issue(item.at(key), message, _record_path(item, key)))
+
+
+def _kind_problem(entry: CatalogEntry, decl: RecordDecl) -> tuple[str, str] | None:
+    """The field to point at and what is wrong with it, when a record does not fit its kind."""
+    if entry.kind is None:
+        return None
+    record = decl.record
+    has_verdict, has_score = record.verdict is not None, record.score is not None
+    wants_verdict = entry.kind in ("verdict", "both")
+    wants_score = entry.kind in ("score", "both")
+    if wants_verdict and not has_verdict:
+        return "label", "its records need a verdict"
+    if wants_score and not has_score:
+        return "label", "its records need a score"
+    if has_verdict and not wants_verdict:
+        return "verdict", "its records carry no verdict"
+    if has_score and not wants_score:
+        return "score", "its records carry no score"
+    return None

@@ -1,0 +1,44 @@
+"""YAML with places: hostile-input-safe loading, and validation errors pointed back at the YAML.
+
+:mod:`reconciler.yamlio.loader` parses (C parser, every node's ``file:line:column`` kept, aliases,
+duplicate keys, deep nesting, oversized and mis-encoded files refused); :mod:`reconciler.yamlio.
+located` maps pydantic's error paths onto those nodes with "did you mean" and what is allowed.
+"""
+
+from __future__ import annotations
+
+from reconciler.yamlio.loader import (
+    DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
+    YamlDocument,
+    c_parser_in_use,
+    load_yaml,
+    location_at,
+    node_parent,
+)
+from reconciler.yamlio.located import (
+    Explain,
+    Loc,
+    allowed_keys,
+    describe_node,
+    did_you_mean,
+    format_path,
+    validation_issues,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
+    "Explain",
+    "Loc",
+    "YamlDocument",
+    "allowed_keys",
+    "c_parser_in_use",
+    "describe_node",
+    "did_you_mean",
+    "format_path",
+    "load_yaml",
+    "location_at",
+    "node_parent",
+    "validation_issues",
+]

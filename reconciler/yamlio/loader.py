@@ -1,0 +1,364 @@
+"""YAML in, plain Python values out, with every node's place kept and hostile input refused.
+
+Spec and config files are read with ruamel.yaml's C parser (``ruamel.yaml.clib``): it composes the
+node tree, which keeps ``file:line:column`` for every node, at a fraction of the round-trip
+loader's cost (measured.md). The tree is then turned into dicts, lists and scalars here rather than
+by ruamel's constructor, so that the checks that keep a reconciler safe happen in the same walk:
+
+* aliases are refused: ruamel keeps them as shared references, so an alias bomb loads instantly and
+  explodes later in whatever walks it (a self-referencing alias recurses forever);
+* duplicate keys, merge keys, non-scalar keys and unknown tags are refused with both places named;
+* nesting is bounded. The C composer recurses in C and crashes the whole process at ~30,000 levels,
+  so the depth is bounded *before* parsing (a cheap byte scan, and an event scan when that scan
+  cannot vouch for the file), and exactly while walking;
+* size is capped and the encoding checked first, so that invalid UTF-8 and control characters get
+  a line and column instead of a bare byte offset.
+
+Every problem becomes an :class:`~reconciler.errors.Issue`; a file with problems raises
+:class:`~reconciler.errors.SpecError` carrying all of them. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+
+from reconciler.errors import Issue, Location, SpecError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
+    "YamlDocument",
+    "c_parser_in_use",
+    "load_yaml",
+    "location_at",
+    "node_parent",
+]
+
+#: Files above this size are refused before parsing: a 50 MB file costs the C loader ~1 GB.
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+#: Specs need six levels; anything far deeper is a mistake or an attack.
+MAX_DEPTH = 32
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _MERGE = _TAG + "str", _TAG + "map", _TAG + "seq", _TAG + "merge"
+_SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "null", "bool", "int", "float", "timestamp"))
+# YAML's printable set (1.2 §5.1), inverted: what the reader would refuse with a byte offset only.
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+# The pre-scan's bound (see _depth_is_bounded): below these, nesting cannot reach ~1,000 levels.
+_FLOW_OPENERS_MAX = 300
+_LONG_SPACE_RUN = re.compile(rb" {300,}")
+_LONG_INDICATOR_RUN = re.compile(rb"(?:[-?:][ \t\r\n]+){50,}")
+
+
+class _Loader(CParser, SafeConstructor, VersionedResolver):  # type: ignore[misc]
+    """The C parser with the YAML 1.2 resolver: what ``YAML(typ='safe')`` builds, minus its walk."""
+
+    def __init__(self, stream: bytes) -> None:
+        CParser.__init__(self, stream)
+        self._parser = self._composer = self
+        SafeConstructor.__init__(self, loader=self)
+        VersionedResolver.__init__(self, version=None, loadumper=self)
+
+
+def c_parser_in_use() -> bool:
+    """True when specs are parsed by the C extension (without it, loading is ~5x slower)."""
+    return CParser is not None and type(CParser).__module__ != "ruamel.yaml.parser"
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A loaded file: its plain value, and its node tree to point errors at places in it."""
+
+    file: str
+    data: Any
+    root: Node | None
+
+    def locate(self, loc: tuple[str | int, ...]) -> tuple[Location, tuple[str | int, ...]]:
+        """The place of the deepest node along ``loc``, and the part of ``loc`` that exists.
+
+        ``loc`` is a validation error's path. A ``"[key]"`` element points at the key node of the
+        element before it. Elements that are not in the document (a missing key, a union member's
+        name) stop the walk, so the answer is the closest real place.
+        """
+        node = self.root
+        found: list[str | int] = []
+        mark_node: Node | None = node
+        for element in loc:
+            if element == "[key]" and found:
+                mark_node = _key_node(node_parent(self.root, tuple(found[:-1])), found[-1])
+                break
+            child = _child(node, element)
+            if child is None:
+                break
+            found.append(element)
+            node, mark_node = child, child
+        return location_at(self.file, mark_node), tuple(found)
+
+    def key_location(self, loc: tuple[str | int, ...]) -> Location:
+        """Where the key that ends ``loc`` is written (for unknown or duplicate keys)."""
+        parent = node_parent(self.root, loc[:-1])
+        key = _key_node(parent, loc[-1]) if loc else None
+        return location_at(self.file, key or parent)
+
+
+def node_parent(root: Node | None, loc: tuple[str | int, ...]) -> Node | None:
+    """The node at ``loc`` (None when ``loc`` leaves the document)."""
+    node = root
+    for element in loc:
+        node = _child(node, element)
+        if node is None:
+            return None
+    return node
+
+
+def _child(node: Node | None, element: str | int) -> Node | None:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and _key_matches(key, element):
+                return value  # type: ignore[no-any-return]
+        return None
+    if isinstance(node, SequenceNode) and isinstance(element, int):
+        items: list[Node] = node.value
+        return items[element] if 0 <= element < len(items) else None
+    return None
+
+
+def _key_node(node: Node | None, element: str | int) -> Node | None:
+    if isinstance(node, MappingNode):
+        for key, _value in node.value:
+            if isinstance(key, ScalarNode) and _key_matches(key, element):
+                return key
+    return None
+
+
+def _key_matches(key: ScalarNode, element: str | int) -> bool:
+    if key.value == element:
+        return True
+    # Validation paths carry keys as the validator saw them: UUIDs lower-cased, ints as ints.
+    return str(element).lower() == str(key.value).lower()
+
+
+def location_at(file: str, node: Node | None) -> Location:
+    """A node's 1-based place; the file alone when there is no node (an empty document)."""
+    if node is None or node.start_mark is None:
+        return Location(file, 1, 1)
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_yaml(
+    data: bytes, file: str, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "spec files"
+) -> YamlDocument:
+    """Parse one YAML document safely. Raises SpecError with every located problem found."""
+    if len(data) > max_bytes:
+        raise SpecError([_size_issue(file, len(data), max_bytes)])
+    text = _decode(data, file)
+    _check_printable(text, file)
+    if not _depth_is_bounded(data):
+        _scan_depth(data, file)
+    loader = _Loader(data)
+    try:
+        root = loader.get_single_node()
+    except MarkedYAMLError as exc:
+        raise SpecError([_syntax_issue(exc, text, file)]) from exc
+    except YAMLError as exc:  # reader errors carry a byte offset, not a mark
+        raise SpecError([Issue(Location(file), f"not valid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    walker = _Walker(loader, file, what)
+    value = walker.build(root)
+    if walker.issues:
+        raise SpecError(walker.issues)
+    return YamlDocument(file=file, data=value, root=root)
+
+
+def _size_issue(file: str, size: int, limit: int) -> Issue:
+    return Issue(
+        Location(file),
+        f"file is {size:,} bytes; the limit is {limit:,} bytes (split it into several files)",
+    )
+
+
+def _decode(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data[: exc.start].decode("utf-8", errors="replace"))
+        bad = data[exc.start : exc.start + 1].hex()
+        raise SpecError(
+            [Issue(Location(file, line, column), f"invalid UTF-8 (byte 0x{bad}); save as UTF-8")]
+        ) from None
+
+
+def _check_printable(text: str, file: str) -> None:
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is None:
+        return
+    line, column = _line_column(text[: bad.start()])
+    code = f"U+{ord(bad.group()):04X}"
+    name = "NUL byte" if bad.group() == "\x00" else f"control character {code}"
+    raise SpecError(
+        [Issue(Location(file, line, column), f"{name} is not allowed in YAML; remove it")]
+    )
+
+
+def _line_column(before: str) -> tuple[int, int]:
+    """1-based line and column of the character that follows ``before``."""
+    line = before.count("\n") + 1
+    return line, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _depth_is_bounded(data: bytes) -> bool:
+    """A cheap upper bound on nesting that real files always pass.
+
+    Flow nesting needs one ``[`` or ``{`` per level. Block nesting needs either more indentation
+    or another inline indicator (``- - -``) per level, so long space or indicator runs are the
+    only way to go deep. When none of these is large, the file nests < ~1,000 levels, far from the
+    C composer's crash; otherwise :func:`_scan_depth` measures exactly.
+    """
+    if data.count(b"[") + data.count(b"{") > _FLOW_OPENERS_MAX:
+        return False
+    return _LONG_SPACE_RUN.search(data) is None and _LONG_INDICATOR_RUN.search(data) is None
+
+
+def _scan_depth(data: bytes, file: str) -> None:
+    """Measure nesting with libyaml's event parser, which keeps its own stack and cannot crash."""
+    loader = _Loader(data)
+    depth = 0
+    try:
+        for event in _events(loader):
+            name = type(event).__name__
+            if name in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    where = Location(file, mark.line + 1, mark.column + 1)
+                    raise SpecError([Issue(where, _depth_message())])
+            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+    except MarkedYAMLError:
+        return  # a syntax error: the real parse reports it with its place
+    finally:
+        loader.dispose()
+
+
+def _events(loader: _Loader) -> Iterator[Any]:
+    while loader.check_event():
+        event = loader.get_event()
+        yield event
+        if type(event).__name__ == "StreamEndEvent":
+            return
+
+
+def _depth_message() -> str:
+    return f"nesting deeper than {MAX_DEPTH} levels is not allowed (a spec needs at most 6)"
+
+
+def _syntax_issue(exc: MarkedYAMLError, text: str, file: str) -> Issue:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return Issue(Location(file), f"not valid YAML: {exc.problem or exc}")
+    line, column = mark.line + 1, mark.column + 1
+    lines = text.splitlines()
+    row = lines[mark.line] if 0 <= mark.line < len(lines) else ""
+    if "\t" in row[: mark.column + 1] and row[: mark.column + 1].strip(" \t") == "":
+        message = "tab character in indentation; YAML indentation must use spaces"
+    else:
+        problem = exc.problem or "invalid syntax"
+        context = f" ({exc.context})" if exc.context else ""
+        message = f"not valid YAML: {problem}{context}"
+    return Issue(Location(file, line, column), message)
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+class _Walker:
+    """Turns a node tree into plain values, collecting every problem instead of stopping."""
+
+    def __init__(self, loader: _Loader, file: str, what: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.what = what
+        self.issues: list[Issue] = []
+        self.seen: set[int] = set()
+
+    def build(self, root: Node | None) -> Any:
+        if root is None:
+            return None
+        return self._node(root, 0, root)
+
+    def _issue(self, node: Node, message: str) -> None:
+        self.issues.append(Issue(location_at(self.file, node), message))
+
+    def _node(self, node: Node, depth: int, referrer: Node) -> Any:
+        if id(node) in self.seen:
+            self._issue(referrer, f"anchors and aliases are not allowed in {self.what}")
+            return None
+        self.seen.add(id(node))
+        if depth > MAX_DEPTH:
+            self._issue(node, _depth_message())
+            return None
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        if node.tag not in (_MAP, _SEQ):
+            message = f"tag {_short(str(node.tag))} is not allowed; use plain mappings and lists"
+            self._issue(node, message)
+            return None
+        if isinstance(node, MappingNode):
+            return self._mapping(node, depth)
+        return [self._node(item, depth + 1, item) for item in node.value]
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag not in _SCALAR_TAGS:
+            message = f"tag {_short(str(tag))} is not allowed; use plain strings and numbers"
+            self._issue(node, message)
+            return None
+        # SafeConstructor's own scalar functions, so values match what YAML(typ="safe") returns.
+        return self.loader.yaml_constructors[tag](self.loader, node)
+
+    def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        # Keyed by type too: 1, 1.0 and true are equal in Python but different YAML keys.
+        first_seen: dict[tuple[type, Any], Node] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node)
+            value = self._node(value_node, depth + 1, key_node)
+            if key is None:
+                continue
+            typed = (type(key), key)
+            if typed in first_seen:
+                where = location_at(self.file, first_seen[typed])
+                self._issue(key_node, f"duplicate key '{key}' (first defined at {where})")
+                continue
+            first_seen[typed] = key_node
+            result[key] = value
+        return result
+
+    def _key(self, node: Node) -> Any:
+        if node.tag == _MERGE:
+            self._issue(node, f"merge keys (<<) are not allowed in {self.what}")
+            return None
+        if not isinstance(node, ScalarNode):
+            self._issue(node, "mapping keys must be plain strings, not lists or mappings")
+            return None
+        if id(node) in self.seen:
+            self._issue(node, f"anchors and aliases are not allowed in {self.what}")
+            return None
+        self.seen.add(id(node))
+        if node.tag == _TAG + "null":
+            self._issue(node, "empty (null) mapping key is not allowed")
+            return None
+        return self._scalar(node)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from reconciler.cli.common import main
 
 # Command modules register themselves on `main` when imported; one line each, sorted.
+from reconciler.cli import cmd_apply as cmd_apply  # isort: skip
 from reconciler.cli import cmd_comment as cmd_comment  # isort: skip
 from reconciler.cli import cmd_emulator as cmd_emulator  # isort: skip
+from reconciler.cli import cmd_import as cmd_import  # isort: skip
 from reconciler.cli import cmd_version as cmd_version  # isort: skip
 
 __all__ = ["main"]

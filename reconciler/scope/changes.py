@@ -1,0 +1,236 @@
+"""Which conversations changed since a git ref, computed with git (``plan --changed-since REF``).
+
+The specs at REF and in the working tree are *loaded and validated* and compared per
+conversation, not as lines of text: a record that moved between files or lines is not a change,
+and a catalog edit touches every conversation that uses the label, wherever it is declared.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.errors import Location, ReconcilerError, SpecError
+from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, canonical_json
+from reconciler.spec import load_spec_sources, load_specs
+from reconciler.spec.loader import SPEC_SUFFIXES
+
+__all__ = [
+    "ChangeScope",
+    "GitError",
+    "RemovedRecord",
+    "changed_conversations",
+    "differing_conversations",
+    "git_spec_sources",
+    "removed_records",
+]
+
+
+class GitError(ReconcilerError):
+    """git could not answer: not a repository, an unknown ref, a path outside the repository."""
+
+
+@dataclass(frozen=True, order=True)
+class RemovedRecord:
+    """A record declared at REF that the working tree no longer declares.
+
+    Zelto has no DELETE, so it stays there: the plan lists it so that someone clears it in the app.
+    """
+
+    conversation_id: str
+    external_id: str
+    label: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class ChangeScope:
+    """The conversations to plan, the records removed since REF, and what was compared."""
+
+    ref: str
+    commit: str
+    conversations: frozenset[str]
+    removed: tuple[RemovedRecord, ...] = ()
+    changed_files: tuple[str, ...] = ()
+    note: str = ""
+    before: DesiredState | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"changed since {self.ref}"
+
+
+def changed_conversations(
+    root: Path,
+    ref: str,
+    spec_paths: Sequence[Path],
+    *,
+    current: DesiredState | None = None,
+) -> ChangeScope:
+    """Conversations whose declared records differ between ``ref`` and the working tree.
+
+    ``current`` is the working tree's desired state when the caller already loaded it (plan
+    does); otherwise it is loaded from ``spec_paths``. Untracked spec files count as changed,
+    because the working tree's specs include them.
+    """
+    top = _toplevel(root)
+    commit = _resolve(top, ref)
+    pathspecs = [_relative(top, p) for p in spec_paths]
+    changed = _changed_spec_files(top, commit, pathspecs)
+    if not changed:
+        return ChangeScope(ref=ref, commit=commit, conversations=frozenset(), before=current)
+    after = current if current is not None else load_specs(list(spec_paths), root=root)
+    try:
+        before = load_spec_sources(git_spec_sources(top, ref, commit, pathspecs, changed))
+    except SpecError as exc:
+        return ChangeScope(
+            ref=ref,
+            commit=commit,
+            conversations=frozenset(after.conversations),
+            changed_files=changed,
+            note=f"the specs at {ref} do not load ({len(exc.issues)} problems), so every "
+            "conversation is planned",
+        )
+    touched = differing_conversations(before, after)
+    return ChangeScope(
+        ref=ref,
+        commit=commit,
+        conversations=frozenset(touched & set(after.conversations)),
+        removed=removed_records(before, after),
+        changed_files=changed,
+        before=before,
+    )
+
+
+def git_spec_sources(
+    top: Path, ref: str, commit: str, pathspecs: Sequence[str], changed: Sequence[str]
+) -> list[tuple[str, bytes]]:
+    """Every spec file as it was at ``commit``, named ``REF:path`` so errors say where.
+
+    Files that did not change are read from disk (identical by definition, and cheaper than
+    one ``git show`` each).
+    """
+    changed_set = set(changed)
+    sources: list[tuple[str, bytes]] = []
+    for path in _spec_files_at(top, commit, pathspecs):
+        if path in changed_set:
+            data = _git(top, "show", f"{commit}:{path}")
+        else:
+            data = (top / path).read_bytes()
+        sources.append((f"{ref}:{path}", data))
+    return sources
+
+
+def removed_records(before: DesiredState, after: DesiredState) -> tuple[RemovedRecord, ...]:
+    """Records (conversation, externalId) declared before and not any more, sorted."""
+    removed: list[RemovedRecord] = []
+    for conversation_id, records in before.conversations.items():
+        still = {r.record.external_id for r in after.conversations.get(conversation_id, ())}
+        removed.extend(
+            RemovedRecord(conversation_id, r.record.external_id, r.record.label, r.location)
+            for r in records
+            if r.record.external_id not in still
+        )
+    return tuple(sorted(removed))
+
+
+def differing_conversations(before: DesiredState, after: DesiredState) -> set[str]:
+    ids = set(before.conversations) | set(after.conversations)
+    return {i for i in ids if _signature(before, i) != _signature(after, i)}
+
+
+def _signature(state: DesiredState, conversation_id: str) -> tuple[str, ...]:
+    """What a conversation's plan depends on: its records and their labels' catalog entries."""
+    records = state.conversations.get(conversation_id, ())
+    return tuple(sorted(_record_key(r, state.catalog) for r in records))
+
+
+def _record_key(declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]) -> str:
+    entry = catalog.get(declared.record.label)
+    return canonical_json(
+        [
+            declared.record.model_dump(mode="json", by_alias=True),
+            entry.model_dump(mode="json", by_alias=True) if entry is not None else None,
+        ]
+    )
+
+
+# --- git -----------------------------------------------------------------------------------------
+
+
+def _git(top: Path, *args: str) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(top), *args], capture_output=True, check=False, timeout=120
+        )
+    except FileNotFoundError:
+        raise GitError("--changed-since needs git, and git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} took longer than 120 s") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {message[-1] if message else done.returncode}")
+    return done.stdout
+
+
+def _toplevel(root: Path) -> Path:
+    try:
+        out = _git(root, "rev-parse", "--show-toplevel")
+    except GitError:
+        raise GitError(
+            f"--changed-since needs a git repository, and {root} is not inside one"
+        ) from None
+    return Path(out.decode().strip()).resolve()
+
+
+def _resolve(top: Path, ref: str) -> str:
+    if not ref or ref.startswith("-"):
+        raise GitError(f"'{ref}' is not a git ref")
+    try:
+        return _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except GitError:
+        raise GitError(
+            f"unknown git ref '{ref}'. In CI, fetch it first (actions/checkout with "
+            "`fetch-depth: 0`, or `git fetch origin main`)"
+        ) from None
+
+
+def _relative(top: Path, path: Path) -> str:
+    resolved = path.resolve()
+    try:
+        relative = resolved.relative_to(top)
+    except ValueError:
+        raise GitError(f"spec path {path} is outside the git repository {top}") from None
+    return relative.as_posix() or "."
+
+
+def _changed_spec_files(top: Path, commit: str, pathspecs: Sequence[str]) -> tuple[str, ...]:
+    diff = _git(top, "diff", "--name-only", "--no-renames", "-z", commit, "--", *pathspecs)
+    untracked = _git(top, "ls-files", "--others", "--exclude-standard", "-z", "--", *pathspecs)
+    names = {*_split(diff), *_split(untracked)}
+    return tuple(sorted(n for n in names if _is_spec(n, pathspecs)))
+
+
+def _spec_files_at(top: Path, commit: str, pathspecs: Sequence[str]) -> list[str]:
+    listed = _git(top, "ls-tree", "-r", "-z", "--name-only", commit, "--", *pathspecs)
+    return sorted(n for n in _split(listed) if _is_spec(n, pathspecs))
+
+
+def _is_spec(path: str, pathspecs: Sequence[str]) -> bool:
+    """What the spec loader would read: YAML files, not inside hidden folders below a spec path."""
+    if not path.endswith(SPEC_SUFFIXES):
+        return False
+    for spec in pathspecs:
+        if path == spec:
+            return True
+        prefix = "" if spec == "." else spec.rstrip("/") + "/"
+        if path.startswith(prefix):
+            below = path[len(prefix) :].split("/")[:-1]
+            return not any(part.startswith(".") for part in below)
+    return False
+
+
+def _split(output: bytes) -> list[str]:
+    return [part.decode("utf-8", "surrogateescape") for part in output.split(b"\0") if part]

@@ -1,0 +1,148 @@
+"""``plan --offline``: the change of desired state between a git ref and the working tree.
+
+Pull requests from forks get no secrets, so they cannot read Zelto; they still deserve a preview.
+This one assumes Zelto holds exactly what the specs at REF declare and is marked ``offline`` so
+that every output says it was not checked against Zelto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from uuid import UUID
+
+from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, compared_declared
+from reconciler.plan import (
+    Action,
+    Change,
+    ConversationPlan,
+    Plan,
+    RecordFields,
+    field_diffs,
+    mask_value,
+)
+from reconciler.scope.changes import differing_conversations
+
+__all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "offline_plan"]
+
+OFFLINE_TARGET = "offline (not checked against Zelto)"
+REMOVED_MESSAGE = (
+    "removed from specs since {ref}; it will remain in Zelto (there is no DELETE): "
+    "clear it in the Zelto app"
+)
+
+
+def offline_plan(
+    before: DesiredState,
+    after: DesiredState,
+    *,
+    ref: str,
+    conversations: Iterable[str] | None = None,
+    sensitive: Sequence[str] = (),
+) -> Plan:
+    """What the specs changed between ``ref`` and the working tree, as a plan marked offline.
+
+    For pull requests from forks, which get no secrets: it assumes Zelto holds exactly what the
+    specs at ``ref`` declare, and says so (``offline=True``), because nothing was read from Zelto.
+    """
+    ids = (
+        set(conversations) if conversations is not None else differing_conversations(before, after)
+    )
+    plans = [
+        _offline_conversation(i, before, after, ref=ref, sensitive=sensitive) for i in sorted(ids)
+    ]
+    return Plan.build(
+        target=OFFLINE_TARGET,
+        spec_digest=after.spec_digest,
+        conversations=plans,
+        offline=True,
+        scope=f"changed since {ref}",
+        sensitive_fields=tuple(sensitive),
+    )
+
+
+def _offline_conversation(
+    conversation_id: str,
+    before: DesiredState,
+    after: DesiredState,
+    *,
+    ref: str,
+    sensitive: Sequence[str],
+) -> ConversationPlan:
+    old = {r.record.external_id: r for r in before.conversations.get(conversation_id, ())}
+    new = after.conversations.get(conversation_id, ())
+    changes: list[Change] = []
+    noop = 0
+    for declared in new:
+        target = _fields(declared, after.catalog, sensitive)
+        previous = old.get(declared.record.external_id)
+        source = str(declared.location)
+        if previous is None:
+            changes.append(
+                Change(
+                    action=Action.CREATE,
+                    label=target.label,
+                    external_id=target.external_id,
+                    after=target,
+                    source=source,
+                )
+            )
+            continue
+        was = _fields(previous, before.catalog, sensitive)
+        diff = field_diffs(was, target)
+        if not diff:
+            noop += 1
+            continue
+        action = Action.UPDATE if was.label == target.label else Action.RELABEL
+        message = (
+            None
+            if action is Action.UPDATE
+            else (f"the record under label '{was.label}' stays in Zelto (there is no DELETE)")
+        )
+        changes.append(
+            Change(
+                action=action,
+                label=target.label,
+                external_id=target.external_id,
+                before=was,
+                after=target,
+                diff=diff,
+                source=source,
+                message=message,
+            )
+        )
+    declared_now = {d.record.external_id for d in new}
+    changes.extend(
+        Change(
+            action=Action.ORPHAN,
+            label=r.record.label,
+            external_id=external_id,
+            before=_fields(r, before.catalog, sensitive),
+            source=str(r.location),
+            message=REMOVED_MESSAGE.format(ref=ref),
+        )
+        for external_id, r in old.items()
+        if external_id not in declared_now
+    )
+    return ConversationPlan(id=conversation_id, noop=noop, changes=tuple(changes))
+
+
+def _fields(
+    declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry], sensitive: Sequence[str]
+) -> RecordFields:
+    compared = compared_declared(declared.record, _offline_metric(declared, catalog))
+    for name in sensitive:
+        compared[name] = mask_value(compared.get(name))
+    return RecordFields.from_compared(compared)
+
+
+def _offline_metric(declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]) -> str | None:
+    """The record's metric, or the catalog's; a per-agent map is shown whole (no agent offline)."""
+    if declared.record.metric_id is not None:
+        return str(declared.record.metric_id)
+    entry = catalog.get(declared.record.label)
+    if entry is None or entry.metric_id is None:
+        return None
+    if isinstance(entry.metric_id, UUID):
+        return str(entry.metric_id)
+    pairs = sorted(f"{agent}→{metric}" for agent, metric in entry.metric_id.items())
+    return "per agent: " + ", ".join(pairs)

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,9 @@ _WRITABLE = {
     "note": "note",
 }
 
+#: How many accepted POST bodies :meth:`Store.accepted_writes` remembers.
+_HISTORY_MAX = 200_000
+
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds and a Z, the form JSON APIs commonly send."""
@@ -124,6 +128,10 @@ class Store:
         except sqlite3.Error as exc:
             raise EmulatorError(f"cannot open emulator state {target!r}: {exc}") from exc
         self._lock = threading.Lock()
+        # Every body the API accepted, per (conversation, label), in order: lets tests prove
+        # that retries never wrote one record twice with different values. Bounded, so a
+        # long-running `emulator serve` does not grow without limit.
+        self._accepted: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=_HISTORY_MAX)
 
     def close(self) -> None:
         with self._lock:
@@ -340,7 +348,17 @@ class Store:
         self, conversation: Mapping[str, Any], body: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Upsert on (conversation, label) with a full replace; server-owned fields kept/derived."""
-        return self._upsert_metric(conversation["id"], body, source=SOURCE_API)
+        stored = self._upsert_metric(conversation["id"], body, source=SOURCE_API)
+        self._accepted.append((stored["conversationId"], stored["label"], dict(body)))
+        return stored
+
+    def accepted_writes(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Every POST body the API accepted, per (conversation, label), oldest first (the
+        last ``_HISTORY_MAX`` of them)."""
+        history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for conversation_id, label, body in list(self._accepted):
+            history.setdefault((conversation_id, label), []).append(body)
+        return history
 
     def put_metric(self, conversation_id: str, **fields: Any) -> dict[str, Any]:
         """Server-side insert for tests (e.g. records the app made, with externalId null).

@@ -176,7 +176,7 @@ def _unmapped_warnings(results: Sequence[RecordingRecords]) -> list[Problem]:
     return [
         Problem(
             "warning",
-            "*",
+            "",
             f"Siro metric {metric} has no mapping in siro.metrics (in {n} recording"
             f"{'s' if n != 1 else ''}); no record made for it",
         )
@@ -193,7 +193,7 @@ def _unmatched_warnings(
     return [
         Problem(
             "warning",
-            "*",
+            "",
             f"the mapping for {m.key} (label {m.label!r}) matched no Siro metric in any "
             "recording of the window; check its spelling",
         )

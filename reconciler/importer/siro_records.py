@@ -68,10 +68,11 @@ class Problem:
     metric: str = ""
 
     def __str__(self) -> str:
-        where = f"recording {self.recording_id}"
+        """``recording R, metric M: message``; run-wide problems (no recording) are the message."""
+        parts = [f"recording {self.recording_id}"] if self.recording_id else []
         if self.metric:
-            where += f", metric {self.metric}"
-        return f"{where}: {self.message}"
+            parts.append(f"metric {self.metric}")
+        return f"{', '.join(parts)}: {self.message}" if parts else self.message
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""The terminal renderer, against golden files (RECONCILER_UPDATE_GOLDEN=1 rewrites them)."""
+
+from __future__ import annotations
+
+from plan_samples import assert_golden, empty_plan, every_action_plan, offline_plan
+
+from reconciler.render import render, render_text
+
+
+def test_every_action_golden() -> None:
+    assert_golden("plan.txt", render_text(every_action_plan()))
+
+
+def test_verbose_lists_unmanaged_records_golden() -> None:
+    text = render_text(every_action_plan(), verbose=True)
+    assert_golden("plan-verbose.txt", text)
+    assert ". unmanaged Theirs [theirs]" in text
+    assert "unmanaged Theirs" not in render_text(every_action_plan())
+
+
+def test_masked_plan_golden_shows_that_values_change_not_what() -> None:
+    text = render_text(every_action_plan(sensitive=("note",)))
+    assert_golden("plan-masked.txt", text)
+    assert "Disclosure" not in text and "kept" not in text
+    assert "sensitive value changes" in text
+
+
+def test_nothing_to_do_golden() -> None:
+    assert_golden("plan-empty.txt", render_text(empty_plan()))
+
+
+def test_offline_plan_says_so() -> None:
+    text = render_text(offline_plan())
+    assert "offline: not checked against Zelto" in text
+    assert "scope: changed since origin/main" in text
+
+
+def test_colour_only_when_asked() -> None:
+    plan = every_action_plan()
+    assert "\x1b[" not in render_text(plan)
+    coloured = render_text(plan, color=True)
+    assert "\x1b[32m  + create" in coloured and "\x1b[31m  ! conflict" in coloured
+    assert render(plan, "text", color=True) == coloured
+
+
+def test_whitespace_only_note_changes_are_visible() -> None:
+    text = render_text(every_action_plan())
+    assert 'note: "two·spaces·" → "two··spaces"  (whitespace only)' in text
+    assert 'note: "Disclosure read verbatim at 00:41.⏎"' in text
+
+
+def test_long_notes_are_cut_around_the_difference() -> None:
+    line = next(x for x in render_text(every_action_plan()).splitlines() if "328 chars" in x)
+    assert 'END." (328 chars) → …' in line and line.count("…") == 2 and len(line) < 220
+
+
+def test_cleared_fields_and_summary_naming_the_target() -> None:
+    text = render_text(every_action_plan())
+    assert 'note: "`kept`?" → (cleared)' in text
+    assert text.splitlines()[-3].startswith("Plan for target local: 1 to create, 3 to update")
+
+
+def test_rendering_is_deterministic() -> None:
+    assert render_text(every_action_plan()) == render_text(every_action_plan())

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.github import DEFAULT_MARKER
+from reconciler.render import PLAN_MARKER
 from tests.fakes.github import FakeGitHub, serve
 
 REPO = "acme/specs"
@@ -158,3 +159,7 @@ def test_missing_token_is_a_clear_error(fake: FakeGitHub, tmp_path: Path) -> Non
     result = _run(["comment", "--body-file", str(_body(tmp_path, "plan"))], env)
     assert result.exit_code == 1
     assert "GITHUB_TOKEN is not set" in result.output
+
+
+def test_the_default_marker_is_the_one_the_markdown_plan_carries() -> None:
+    assert DEFAULT_MARKER == PLAN_MARKER

@@ -6,8 +6,12 @@ import uuid
 
 import pytest
 
+from reconciler.errors import Location
+from reconciler.model import DeclaredRecord, DesiredState, MetricRecord, RemoteRecord
 from reconciler.plan import Action, Change, ConversationPlan, Plan, RecordFields
-from reconciler.scope import Shard, select_shard
+from reconciler.planner import ConversationState, CurrentState, make_plan
+from reconciler.render import render_json
+from reconciler.scope import Shard, restrict, select_shard
 from reconciler.scope.merge import PlanMergeError, merge_plans, scope_label, split_scope
 
 IDS = [str(uuid.UUID(int=i * 104729 + 7)) for i in range(200)]
@@ -117,3 +121,56 @@ def test_shard_and_non_shard_plans_do_not_mix() -> None:
 def test_nothing_to_merge() -> None:
     with pytest.raises(PlanMergeError, match="at least one"):
         merge_plans([])
+
+
+# --- with the real planner: merged shard plans == the unsharded plan ---------------------------
+
+
+def _remote(conversation_id: str, n: int, external_id: str, label: str, score: int) -> RemoteRecord:
+    return RemoteRecord(
+        id=f"r-{conversation_id[:8]}-{n}",
+        organization_id="org",
+        conversation_id=conversation_id,
+        agent_id="agent",
+        label=label,
+        source="api",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        external_id=external_id,
+        score=score,
+        note=f"secret note {n}",
+    )
+
+
+def _estate(size: int) -> tuple[DesiredState, CurrentState]:
+    declared: dict[str, tuple[DeclaredRecord, ...]] = {}
+    current: dict[str, ConversationState] = {}
+    for n in range(size):
+        cid = str(uuid.UUID(int=n * 7907 + 3))
+        record = MetricRecord(external_id=f"qa-{n}", label="Empathy", score=n % 100, note="x")
+        declared[cid] = (DeclaredRecord(cid, record, Location("specs/a.yaml", n + 1, 5)),)
+        remote = []
+        if n % 3:  # exists; every other one differs
+            remote.append(_remote(cid, n, f"qa-{n}", "Empathy", n % 100 + (n % 2)))
+        if n % 5 == 0:  # an orphan this repository left behind
+            remote.append(_remote(cid, n + 1, f"qa-old-{n}", "Tone", 1))
+        current[cid] = ConversationState(records=tuple(remote))
+    desired = DesiredState(conversations=declared, spec_digest="sha256:estate")
+    return desired, CurrentState(conversations=current)
+
+
+def test_merged_planner_shards_equal_the_unsharded_plan() -> None:
+    desired, current = _estate(120)
+    options = {"target": "production", "ownership_prefix": "qa-", "sensitive": ["note"]}
+    whole = make_plan(desired, current, **options)  # type: ignore[arg-type]
+    assert whole.summary.orphan == 24 and whole.summary.update > 0
+    for count in range(1, 9):
+        parts = []
+        for index in range(1, count + 1):
+            ids = select_shard(desired.conversations, index, count)
+            scope = scope_label(None, Shard(index, count))
+            part = make_plan(restrict(desired, ids), current, scope=scope, **options)  # type: ignore[arg-type]
+            parts.append((f"plan-{index}.json", Plan.from_json_dict(part.to_json_dict())))
+        merged = merge_plans(parts)
+        assert merged == whole, f"{count} shards"
+        assert render_json(merged) == render_json(whole)

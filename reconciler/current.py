@@ -3,8 +3,9 @@
 One ``GET .../customer-metrics`` per conversation, concurrently (the session bounds how many are
 in flight), and nothing else, except ``GET /v1/conversations/{id}`` for a conversation that has
 no records yet *and* needs its agent to pick a per-agent catalog metricId. A conversation that
-cannot be read becomes an error in its own state, so one bad id never hides the rest of a plan;
-only a refused credential (401) stops everything, because no other request could succeed.
+cannot be read becomes an error in its own state, so one bad id never hides the rest of a plan.
+A refused credential (401) stops all reading, because no other request could succeed; every
+conversation then carries that error, so the plan still says what it could not check.
 """
 
 from __future__ import annotations
@@ -26,9 +27,18 @@ OnRead = Callable[[str, ReadResult], None]
 async def read_current(
     client: ZeltoClient, desired: DesiredState, *, on_read: OnRead | None = None
 ) -> CurrentState:
-    """The current state of every conversation in ``desired``; per-conversation failures are
-    recorded as errors, an :class:`~reconciler.errors.AuthError` is raised."""
+    """The current state of every conversation in ``desired``; failures are recorded per
+    conversation, never raised."""
     ids = sorted(desired.conversations)
+    try:
+        return await _read_all(client, desired, ids, on_read)
+    except AuthError as exc:
+        return _refused(ids, exc)
+
+
+async def _read_all(
+    client: ZeltoClient, desired: DesiredState, ids: list[str], on_read: OnRead | None
+) -> CurrentState:
     results = await client.read_many(ids, on_done=on_read)
     states = {cid: _state(results[cid]) for cid in ids}
     lookups = [
@@ -54,6 +64,20 @@ def needs_agent(declared: Sequence[DeclaredRecord], desired: DesiredState) -> bo
         if entry is not None and isinstance(entry.metric_id, dict):
             return True
     return False
+
+
+def _refused(ids: list[str], error: AuthError) -> CurrentState:
+    """Every conversation unread: the one that got the 401 says so, the rest point at it."""
+    first = _one_line(error)
+    rest = f"not read: the credential was refused (401) on target {error.target}"
+    if error.conversation_id not in ids:
+        rest = f"not read: {first}"
+    return CurrentState(
+        conversations={
+            cid: ConversationState(error=first if cid == error.conversation_id else rest)
+            for cid in ids
+        }
+    )
 
 
 def _one_line(error: ApiError) -> str:

@@ -14,6 +14,7 @@ from reconciler.cli import cmd_apply as cmd_apply  # isort: skip
 from reconciler.cli import cmd_comment as cmd_comment  # isort: skip
 from reconciler.cli import cmd_emulator as cmd_emulator  # isort: skip
 from reconciler.cli import cmd_import as cmd_import  # isort: skip
+from reconciler.cli import cmd_plan as cmd_plan  # isort: skip
 from reconciler.cli import cmd_plan_merge as cmd_plan_merge  # isort: skip
 from reconciler.cli import cmd_version as cmd_version  # isort: skip
 

@@ -1,0 +1,148 @@
+"""``reconciler plan``: what apply would do, for a terminal, a pull request or a machine.
+
+stdout carries the plan and nothing else (so ``--format json > plan.json`` is clean); messages
+and progress go to stderr. A plan with conflicts or errors still prints everything it found and
+then fails, so a reviewer sees all problems at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    echo_err,
+    handle_errors,
+    main,
+    use_color,
+)
+from reconciler.cli.planning import PlanOptions, Progress, load_workspace, plan_now
+from reconciler.errors import ConfigError
+from reconciler.plan import Action, Plan
+from reconciler.render import FORMATS, Format, render, render_json
+
+__all__ = ["exit_code", "plan", "report_problems", "write_atomically"]
+
+#: Problems echoed to stderr one per line; the plan itself lists all of them.
+MAX_PROBLEM_LINES = 20
+
+
+@main.command("plan")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for pull-request comments, json for machines.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan as JSON (for `apply --plan`), whatever --format prints.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 = nothing to do, 2 = changes to apply, 1 = error or conflict.",
+)
+@click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
+@click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="reconciler.yaml to use [default: found in this or a parent folder].",
+)
+@click.option("--adopt", is_flag=True, help="Plan to take over every conflicting record.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list unmanaged records.")
+@handle_errors
+def plan(
+    *,
+    paths: tuple[Path, ...],
+    fmt: Format,
+    out: Path | None,
+    detailed_exitcode: bool,
+    target: str | None,
+    api_url: str | None,
+    config_file: Path | None,
+    adopt: bool,
+    verbose: bool,
+) -> None:
+    """Compare the specs PATH... (default: the configured ones) with Zelto and show the plan.
+
+    Exit 0 on success, 1 on any error or conflict; with --detailed-exitcode, 2 when there are
+    changes to apply.
+    """
+    options = PlanOptions(paths, config_file, target, api_url, adopt=adopt)
+    made = plan_now(load_workspace(options), progress=Progress.for_stderr())
+    sys.exit(publish(made, fmt=fmt, out=out, verbose=verbose, detailed=detailed_exitcode))
+
+
+def publish(made: Plan, *, fmt: Format, out: Path | None, verbose: bool, detailed: bool) -> int:
+    """Save, print and report a plan; the exit code it deserves."""
+    if out is not None:
+        write_atomically(out, render_json(made))
+    click.echo(render(made, fmt, color=use_color(), verbose=verbose), nl=False)
+    report_problems(made)
+    if out is not None:
+        echo_err(f"saved the plan to {out}")
+    return exit_code(made, detailed=detailed)
+
+
+def exit_code(made: Plan, *, detailed: bool) -> int:
+    """1 on any conflict or error; else 0, or 2 for changes with --detailed-exitcode."""
+    if made.summary.failed:
+        return EXIT_ERROR
+    if detailed and made.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def report_problems(made: Plan) -> None:
+    """One stderr line per read error or blocked record, so CI logs show them next to the exit."""
+    lines = list(_problem_lines(made))
+    for line in lines[:MAX_PROBLEM_LINES]:
+        echo_err(line)
+    if len(lines) > MAX_PROBLEM_LINES:
+        echo_err(f"... and {len(lines) - MAX_PROBLEM_LINES} more; the plan lists every one")
+
+
+def _problem_lines(made: Plan) -> list[str]:
+    target = f"(target {made.target})"
+    lines: list[str] = []
+    for conversation in made.conversations:
+        if conversation.error is not None:
+            where = "" if target in conversation.error else f" {target}"
+            lines.append(f"error: conversation {conversation.id}{where}: {conversation.error}")
+        for change in conversation.changes:
+            if change.action in {Action.ERROR, Action.CONFLICT}:
+                place = f" at {change.source}" if change.source else ""
+                lines.append(
+                    f"{change.action.value}: conversation {conversation.id} {target}, label "
+                    f"'{change.label}'{place}: {change.message}"
+                )
+    return lines
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, so a reader never sees half a plan."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise ConfigError(f"--out {path}: cannot write it ({exc.strerror})") from None

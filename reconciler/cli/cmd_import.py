@@ -222,7 +222,7 @@ def _finish(report: ImportReport, source: str, read: str) -> None:
             f"updated, {len(outcome.unchanged)} unchanged"
         )
         for path in (*outcome.created, *outcome.updated):
-            click.echo(f"  wrote {path}")
+            click.echo(f"  wrote {os.path.relpath(path)}")
     if report.errors:
         count = len(report.errors)
         tail = (

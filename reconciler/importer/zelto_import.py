@@ -68,11 +68,12 @@ def conversation_import(
     comments: dict[str, str] = {}
     errors: list[str] = []
     notes: list[str] = []
+    elsewhere: list[str] = []
     for item in sorted(remote, key=lambda r: (r.label, r.id)):
         where = f"conversation {conversation_id}, record {item.id} (label {item.label!r})"
         other = by_label.get(item.label) or by_external.get(item.external_id or "")
         if other is not None:
-            notes.append(f"{where}: already declared at {other.location}; left to that file")
+            elsewhere.append(f"{item.label!r} ({other.location})")
             continue
         try:
             record = _spec_record(item)
@@ -85,6 +86,12 @@ def conversation_import(
                 "conflict until `reconciler apply --adopt` takes it over"
             )
         records.append(record)
+    if elsewhere:
+        notes.append(
+            f"conversation {conversation_id}: {len(elsewhere)} record"
+            f"{'s' if len(elsewhere) != 1 else ''} already declared in other spec files, left "
+            f"to them: {', '.join(elsewhere)}"
+        )
     return ConversationImport(
         conversation_id, tuple(records), comments, tuple(errors), tuple(notes)
     )

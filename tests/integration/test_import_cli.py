@@ -8,7 +8,7 @@ never matches, a bad mapping file, a hand-written file in the way, a catalog tha
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -381,11 +381,15 @@ def test_zelto_import_leaves_declared_records_to_their_files(repo: Repo) -> None
     repo.emulator.store.put_metric(CONV1, label="Empathy", score=85.0, externalId="qa-1")
     repo.emulator.store.put_metric(CONV1, label="Tone", verdict="pass", source="app")
     (repo.root / "specs/team.yaml").write_text(
-        f"conversations:\n  {CONV1}:\n    - externalId: qa-1\n      label: Empathy\n      score: 85\n"
+        f"conversations:\n  {CONV1}:\n"
+        "    - externalId: qa-1\n      label: Empathy\n      score: 85\n"
     )
     result = repo.run("import", "zelto", CONV1)
     assert result.exit_code == 0, result.output
-    assert "label 'Empathy'): already declared at specs/team.yaml:3:7" in result.stderr
+    assert (
+        f"warning: conversation {CONV1}: 1 record already declared in other spec files, left to "
+        "them: 'Empathy' (specs/team.yaml:3:7)"
+    ) in result.stderr
     text = repo.generated("specs/imported/zelto")[f"{CONV1}.yaml"].decode()
     assert "Tone" in text and "Empathy" not in text
 

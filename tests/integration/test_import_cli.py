@@ -142,8 +142,13 @@ def repo(tmp_path: Path, emulator: RunningEmulator) -> Iterator[Repo]:
 def test_siro_import_writes_reviewed_specs(repo: Repo) -> None:
     repo.add_recording("rec_1", GOOD_VALUES)
     repo.add_recording("rec_2", GOOD_VALUES[:2])
+    repo.emulator.reset_request_counts()
     result = repo.import_siro()
     assert result.exit_code == 0, result.output
+    siro_gets = repo.emulator.request_counts()[
+        ("GET", "/v1/core/scorecards/scorecard-metrics/values")
+    ]
+    assert siro_gets == 2  # one request per recording
     assert "2 recordings read; 5 records in 2 files" in result.stdout
     assert "2 created, 0 updated, 0 unchanged" in result.stdout
     assert "REP_WORD_COUNT 'Rep word count' has no mapping in siro.metrics (in 1 recording)" in (

@@ -361,5 +361,7 @@ def test_transient_faults_are_retried_until_converged(zelto: RunningEmulator) ->
     assert report.ok, report.problems()
     assert report.requests.retries > 10
     assert report.requests.attempts == _posts(zelto)
+    for key, bodies in zelto.store.accepted_writes().items():
+        assert all(body == bodies[0] for body in bodies), key
     zelto.set_faults(Faults())
     assert not _read_plan(zelto, desired).has_changes

@@ -1,0 +1,289 @@
+"""``reconciler apply`` end to end: the CLI against the emulator over real HTTP.
+
+In-process runs (click's CliRunner) for the flows; real subprocesses for signals, because a
+process has to be killed halfway to prove that running apply again converges.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.applier import apply_report_json_schema
+from reconciler.cli import main
+from reconciler.emulator import Faults, RunningEmulator
+
+CONV_A = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+CONV_B = "5d2f1a60-3b7e-4c1d-9a2b-6e8f0c4d7a19"
+METRICS = "/v1/conversations/{id}/customer-metrics"
+REPO = Path(__file__).resolve().parents[2]
+
+Records = dict[str, list[dict[str, Any]]]
+
+
+def _write_specs(folder: Path, conversations: Records) -> Path:
+    """A spec file; JSON is YAML, so the records are written exactly as given."""
+    path = folder / "specs.yaml"
+    path.write_text(json.dumps({"conversations": conversations}, indent=1), encoding="utf-8")
+    return path
+
+
+def _records(n: int, *, score: int = 70, prefix: str = "qa-") -> list[dict[str, Any]]:
+    return [{"externalId": f"{prefix}{i}", "label": f"L{i:03}", "score": score} for i in range(n)]
+
+
+@pytest.fixture
+def zelto(emulator: RunningEmulator) -> RunningEmulator:
+    for cid in (CONV_A, CONV_B):
+        emulator.store.add_conversation(cid)
+    return emulator
+
+
+class Cli:
+    """The CLI pointed at one emulator with --api-url and the key in the environment."""
+
+    def __init__(self, emulator: RunningEmulator, folder: Path) -> None:
+        self.emulator = emulator
+        self.folder = folder
+        self.env = {"ZELTO_API_KEY": emulator.zelto_api_key, "ZELTO_API_URL": "", "NO_COLOR": "1"}
+
+    def __call__(self, *args: str) -> Result:
+        runner = CliRunner(env=self.env)
+        return runner.invoke(main, [*args, "--api-url", self.emulator.url], catch_exceptions=False)
+
+    def apply(self, *args: str) -> Result:
+        return self("apply", *args)
+
+    def posts(self) -> int:
+        return self.emulator.request_counts().get(("POST", METRICS), 0)
+
+
+@pytest.fixture
+def cli(zelto: RunningEmulator, tmp_path: Path) -> Cli:
+    return Cli(zelto, tmp_path)
+
+
+def _single_line_error(result: Result, *needles: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def test_apply_then_plan_shows_no_changes_and_a_second_apply_sends_no_post(cli: Cli) -> None:
+    specs = _write_specs(
+        cli.folder,
+        {
+            CONV_A: [{"externalId": "qa-c", "label": "Compliance Check", "verdict": "pass"}],
+            CONV_B: _records(3),
+        },
+    )
+    first = cli.apply(str(specs), "--auto-approve")
+    assert first.exit_code == 0, first.output
+    assert "4 of 4 applied and verified" in first.output
+    assert f"ok            {CONV_A}  create  'Compliance Check' (qa-c)" in first.output
+    assert cli.posts() == 4
+    plan = cli("plan", str(specs), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    second = cli.apply(str(specs), "--auto-approve")
+    assert second.exit_code == 0, second.output
+    assert "no changes, nothing was written" in second.output
+    assert cli.posts() == 4
+
+
+def test_json_report_follows_its_schema(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(2)})
+    result = cli.apply(str(specs), "--auto-approve", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, apply_report_json_schema())
+    assert report["summary"] == {
+        "planned": 2,
+        "applied": 2,
+        "failed": 0,
+        "notConverged": 0,
+        "notVerified": 0,
+        "notAttempted": 0,
+    }
+    assert "Plan for target" in result.stderr  # the plan still comes first, off stdout
+    committed = json.loads((REPO / "schemas" / "apply-report.schema.json").read_text())
+    assert committed == apply_report_json_schema(), "regenerate schemas/apply-report.schema.json"
+
+
+def test_without_a_terminal_auto_approve_is_required(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(1)})
+    _single_line_error(cli.apply(str(specs)), "--auto-approve", "nothing was written")
+    assert cli.emulator.request_counts() == {}
+
+
+def test_a_stale_saved_plan_is_refused_with_nothing_written(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(2), CONV_B: _records(1)})
+    saved = cli.folder / "plan.json"
+    assert cli("plan", str(specs), "--out", str(saved)).exit_code == 0
+    cli.emulator.store.put_metric(CONV_B, label="Someone else's", externalId=None, score=3)
+    result = cli.apply("--plan", str(saved), "--auto-approve")
+    _single_line_error(result, "stale plan: 1 conversation changed", CONV_B, "nothing was written")
+    assert cli.posts() == 0
+
+
+def test_a_saved_plan_applies_exactly_and_only_to_its_target(cli: Cli, tmp_path: Path) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(2)})
+    saved = cli.folder / "plan.json"
+    assert cli("plan", str(specs), "--out", str(saved)).exit_code == 0
+    data = json.loads(saved.read_text())
+    other = tmp_path / "other-target.json"
+    other.write_text(json.dumps({**data, "target": "production"}))
+    _single_line_error(
+        cli.apply("--plan", str(other), "--auto-approve"), "target 'production'", "nothing"
+    )
+    specs.write_text("conversations: {}\n")  # a saved plan does not need the specs any more
+    result = cli.apply("--plan", str(saved), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert cli.posts() == 2 and len(cli.emulator.store.list_metrics(CONV_A)) == 2
+
+
+def test_masked_values_come_from_the_specs_and_must_match_the_plan(cli: Cli) -> None:
+    config = cli.folder / "reconciler.yaml"
+    config.write_text("specs: [specs.yaml]\nsensitive: [note]\n")
+    record = {"externalId": "qa-n", "label": "Notes", "score": 5, "note": "private words"}
+    specs = _write_specs(cli.folder, {CONV_A: [record]})
+    saved = cli.folder / "plan.json"
+    planned = cli("plan", "--config", str(config), "--out", str(saved))
+    assert planned.exit_code == 0, planned.output
+    assert "private words" not in saved.read_text()
+    _write_specs(cli.folder, {CONV_A: [{**record, "note": "changed words"}]})
+    refused = cli.apply("--plan", str(saved), "--config", str(config), "--auto-approve")
+    _single_line_error(refused, "specs changed since the plan was made", "note")
+    assert "words" not in refused.output and cli.posts() == 0
+    specs.write_text(json.dumps({"conversations": {CONV_A: [record]}}))
+    result = cli.apply("--plan", str(saved), "--config", str(config), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "private words" not in result.output
+    assert cli.emulator.store.list_metrics(CONV_A)[0]["note"] == "private words"
+
+
+def test_the_safety_threshold_refuses_and_force_passes(cli: Cli) -> None:
+    for i in range(20):
+        cli.emulator.store.put_metric(CONV_A, label=f"L{i:03}", externalId=f"qa-{i}", score=70)
+    records = _records(20)
+    for record in records[:12]:
+        record["score"] = 99
+    specs = _write_specs(cli.folder, {CONV_A: records})
+    refused = cli.apply(str(specs), "--auto-approve")
+    _single_line_error(refused, "12 of 20", "60.0 %", "by 30.0 points", "--force")
+    assert cli.posts() == 0
+    forced = cli.apply(str(specs), "--auto-approve", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert cli.posts() == 12
+
+
+def test_a_conflict_blocks_and_adopt_takes_it_over(cli: Cli) -> None:
+    cli.emulator.store.put_metric(CONV_A, label="Empathy", externalId=None, score=10)
+    specs = _write_specs(
+        cli.folder, {CONV_A: [{"externalId": "qa-e", "label": "Empathy", "score": 90}]}
+    )
+    blocked = cli.apply(str(specs), "--auto-approve")
+    _single_line_error(blocked, "1 conflict", CONV_A, "'Empathy'", "--adopt")
+    assert cli.posts() == 0
+    adopted = cli.apply(str(specs), "--auto-approve", "--adopt")
+    assert adopted.exit_code == 0, adopted.output
+    assert "adopt   'Empathy' (qa-e)" in adopted.output
+    (stored,) = cli.emulator.store.list_metrics(CONV_A)
+    assert (stored["externalId"], stored["score"]) == ("qa-e", 90)
+
+
+def test_a_refused_credential_is_one_line_and_never_shows_the_key(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(1)})
+    cli.env["ZELTO_API_KEY"] = "zk_live_WRONG_0123456789"
+    result = cli.apply(str(specs), "--auto-approve")
+    _single_line_error(result, "HTTP 401", "ZELTO_API_KEY")
+    assert "zk_live_WRONG" not in result.output and cli.posts() == 0
+
+
+def test_faults_are_survived_and_nothing_is_written_twice_differently(cli: Cli) -> None:
+    # 30 % 5xx and 10 % 429: the default backoff (0.25 s base, full jitter) is kept, so the
+    # writes run all at once (wall time = the unluckiest record, not the sum) and the attempt
+    # budget is raised so that a 1-in-100 run of five failures cannot fail the test.
+    cli.emulator.set_faults(
+        Faults(error_rate=0.3, throttle_rate=0.1, retry_after_seconds=0.01, seed=11)
+    )
+    config = cli.folder / "reconciler.yaml"
+    config.write_text("apply: {maxAttempts: 12, concurrency: 32}\nplan: {maxAttempts: 12}\n")
+    specs = _write_specs(cli.folder, {CONV_A: _records(12), CONV_B: _records(12, score=3)})
+    result = cli.apply(str(specs), "--config", str(config), "--auto-approve", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["applied"] == 24 and report["requests"]["retries"] > 3
+    assert report["requests"]["attempts"] == cli.posts()
+    history = cli.emulator.store.accepted_writes()
+    assert len(history) == 24
+    for key, bodies in history.items():
+        assert all(body == bodies[0] for body in bodies), key
+    cli.emulator.set_faults(Faults())
+    assert cli("plan", str(specs), "--detailed-exitcode").exit_code == 0
+
+
+# --- killed halfway: real processes ---------------------------------------------------------
+
+
+def _start_apply(emulator: RunningEmulator, specs: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "ZELTO_API_KEY": emulator.zelto_api_key,
+        "ZELTO_API_URL": "",
+        "NO_COLOR": "1",
+    }
+    command = [sys.executable, "-m", "reconciler", "apply", str(specs), "--auto-approve"]
+    command += ["--api-url", emulator.url, "--concurrency", "2", *extra]
+    return subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)]
+)
+def test_an_apply_killed_halfway_converges_when_run_again(
+    cli: Cli, sig: signal.Signals, code: int
+) -> None:
+    cli.emulator.set_faults(Faults(latency_ms=40))
+    specs = _write_specs(cli.folder, {CONV_A: _records(60)})
+    process = _start_apply(cli.emulator, specs)
+    _wait_until(lambda: len(cli.emulator.store.list_metrics(CONV_A)) >= 6)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == code, stderr
+    written = len(cli.emulator.store.list_metrics(CONV_A))
+    assert 6 <= written < 60
+    if sig is not signal.SIGKILL:
+        assert "Traceback" not in stderr
+        assert "apply stopped:" in stdout and "not attempted" in stdout
+        assert f"{written} written but not verified" in stdout
+    cli.emulator.set_faults(Faults())
+    again = cli.apply(str(specs), "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert f"{60 - written} of {60 - written} applied and verified" in again.output
+    stored = cli.emulator.store.list_metrics(CONV_A)
+    assert sorted(r["externalId"] for r in stored) == sorted(f"qa-{i}" for i in range(60))
+    assert {r["score"] for r in stored} == {70}

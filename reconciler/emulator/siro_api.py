@@ -188,7 +188,8 @@ class SiroApi:
                 401, "Unauthorized: x-siro-auth-token is missing, invalid or expired (16 hours)"
             )
         if not self.limiter.allow(token):
-            return siro_error(429, "Too many requests: 1000 requests per token per minute")
+            limit = self.requests_per_minute
+            return siro_error(429, f"Too many requests: {limit} requests per token per minute")
         params, issues = _check_params(request)
         if issues:
             return JSONResponse({"name": "ZodError", "issues": issues}, status_code=422)

@@ -79,7 +79,7 @@ def _agent(
             return None
         return str(agent_id).lower()
     if not isinstance(agent, Mapping) or not isinstance(agent.get("externalId"), str):
-        problems.append(("agent.externalId", "agent must be an object with an externalId string"))
+        problems.append(("agent.externalId", "agent.externalId is required: a string"))
         return None
     name = agent.get("name")
     if name is not None and not isinstance(name, str):

@@ -7,6 +7,7 @@ never matches, a bad mapping file, a hand-written file in the way, a catalog tha
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -418,6 +419,8 @@ def test_zelto_import_with_nothing_to_adopt(repo: Repo) -> None:
 
 
 def _nothing_to_apply(repo: Repo) -> None:
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output  # 0 = nothing to do
     again = repo.run("apply", "--auto-approve", "--format", "json")
     assert again.exit_code == 0, again.output
     assert '"planned": 0' in again.stdout
@@ -428,6 +431,9 @@ def test_siro_import_validate_apply_then_nothing_to_do(repo: Repo) -> None:
     repo.add_recording("rec_2", GOOD_VALUES)
     assert repo.import_siro().exit_code == 0
     assert repo.load().record_count == 6
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output  # 2 = changes to apply
+    assert "6 to create, 0 to update" in plan.stdout
     applied = repo.run("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.output
     assert "6 to create" in applied.stdout
@@ -443,6 +449,11 @@ def test_zelto_import_then_plan_shows_only_adoptions(repo: Repo) -> None:
     store.put_metric(CONV1, label="Legacy", verdict="pass", source="app")
     store.put_metric(CONV1, label="Empathy", score=85.5, externalId="qa-1", source="api")
     assert repo.run("import", "zelto", CONV1).exit_code == 0
+    plan = repo.run("plan", "--format", "json")
+    assert plan.exit_code == 1  # a conflict fails the plan until adopted
+    summary = json.loads(plan.stdout)["summary"]
+    assert summary["conflict"] == 1 and summary["noop"] == 1
+    assert summary["create"] == summary["update"] == summary["relabel"] == 0
     blocked = repo.run("apply", "--auto-approve")
     assert blocked.exit_code == 1
     assert "0 to create, 0 to update, 1 conflict, 1 unchanged" in blocked.stdout

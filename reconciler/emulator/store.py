@@ -1,19 +1,14 @@
-"""The emulator's state: stdlib sqlite3, in memory (tests) or in a file (persists across runs).
+"""The emulator's Zelto state (organizations, agents, conversations, customer metrics).
 
-One connection guarded by one lock: the ASGI app runs handlers on the event loop thread while
-tests insert rows from the test thread, and SQLite work per request is microseconds, so a lock is
-simpler and faster than a pool. Methods return plain dicts already in the API's JSON shape.
+Methods return plain dicts already in the API's JSON shape, so handlers only serialise them.
+The connection and its lock live in db.py; Siro's tables in siro_store.py.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +22,7 @@ from reconciler.emulator.contract import (
     WEBHOOK_CONVERSATION_NAMESPACE,
 )
 from reconciler.emulator.errors import EmulatorError
+from reconciler.emulator.siro_store import SIRO_SCHEMA, SiroTables
 
 __all__ = ["Organization", "Store", "utc_now"]
 
@@ -48,10 +44,6 @@ CREATE TABLE IF NOT EXISTS customer_metrics (
     conversation_id TEXT NOT NULL, agent_id TEXT NOT NULL, label TEXT NOT NULL,
     source TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, metric_id TEXT,
     external_id TEXT, verdict TEXT, score, note TEXT, UNIQUE (conversation_id, label));
-CREATE TABLE IF NOT EXISTS siro_recordings (
-    id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, conversation_type_id TEXT NOT NULL,
-    started_at TEXT NOT NULL, user_id TEXT, team_id TEXT, metric_values TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS siro_tokens (token TEXT PRIMARY KEY);
 """
 
 _METRIC_COLUMNS = (
@@ -113,44 +105,15 @@ def _agent_dict(row: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(keys, row[1:], strict=True))
 
 
-class Store:
+class Store(SiroTables):
     """All emulator state. Thread-safe; every public method is one short transaction."""
 
     def __init__(self, db_path: str | Path | None = None) -> None:
-        target = ":memory:" if db_path is None else str(db_path)
-        if db_path is not None:
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL" if db_path else "PRAGMA journal_mode=MEMORY")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise EmulatorError(f"cannot open emulator state {target!r}: {exc}") from exc
-        self._lock = threading.Lock()
+        super().__init__(db_path, _SCHEMA + SIRO_SCHEMA)
         # Every body the API accepted, per (conversation, label), in order: lets tests prove
         # that retries never wrote one record twice with different values. Bounded, so a
         # long-running `emulator serve` does not grow without limit.
         self._accepted: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=_HISTORY_MAX)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _one(self, sql: str, args: Sequence[Any]) -> Any:
-        with self._lock:
-            return self._db.execute(sql, args).fetchone()
 
     # --- organizations ---------------------------------------------------------------------
     def add_organization(
@@ -412,75 +375,3 @@ class Store:
                 (conversation_id, body["label"]),
             ).fetchone()
         return _metric_dict(row)
-
-    # --- Siro ------------------------------------------------------------------------------
-    def add_siro_token(self, token: str) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO siro_tokens VALUES (?)", (token,))
-
-    def siro_token_known(self, token: str) -> bool:
-        return self._one("SELECT 1 FROM siro_tokens WHERE token = ?", (token,)) is not None
-
-    def add_siro_recording(
-        self,
-        id: str,
-        *,
-        organization_id: str,
-        conversation_type_id: str,
-        started_at: str,
-        metric_values: Sequence[Mapping[str, Any]],
-        user_id: str | None = None,
-        team_id: str | None = None,
-    ) -> str:
-        """Create or replace a Siro recording with its metric values (Siro's JSON shape)."""
-        try:
-            aware = datetime.fromisoformat(started_at).tzinfo is not None
-        except ValueError:
-            aware = False
-        if not aware:
-            raise EmulatorError(
-                f"started_at must be an ISO 8601 date-time with a timezone, got {started_at!r}"
-            )
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO siro_recordings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    id,
-                    organization_id,
-                    conversation_type_id,
-                    started_at,
-                    user_id,
-                    team_id,
-                    json.dumps([dict(v) for v in metric_values]),
-                ),
-            )
-        return id
-
-    def siro_organization_known(self, organization_id: str) -> bool:
-        row = self._one(
-            "SELECT 1 FROM siro_recordings WHERE organization_id = ? LIMIT 1", (organization_id,)
-        )
-        return row is not None
-
-    def siro_recordings(
-        self, organization_id: str, column: str, ids: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """Recordings of an organization whose ``column`` (id, user_id, team_id) is in ``ids``."""
-        if column not in {"id", "user_id", "team_id", "organization_id"}:
-            raise EmulatorError(f"cannot filter Siro recordings by {column!r}")
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, conversation_type_id, started_at, metric_values FROM siro_recordings "
-                f"WHERE organization_id = ? AND {column} IN ({marks}) ORDER BY id",
-                (organization_id, *ids),
-            ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "conversationTypeId": r[1],
-                "startedAt": r[2],
-                "metricValues": json.loads(r[3]),
-            }
-            for r in rows
-        ]

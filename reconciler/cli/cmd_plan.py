@@ -23,7 +23,8 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
-from reconciler.cli.planning import PlanOptions, Progress, load_workspace, plan_now
+from reconciler.cli.planning import PlanOptions, Progress
+from reconciler.cli.scoping import Scoping, plan_in_scope, scoping_options
 from reconciler.errors import ConfigError
 from reconciler.plan import Action, Plan
 from reconciler.render import FORMATS, Format, render, render_json
@@ -64,6 +65,7 @@ MAX_PROBLEM_LINES = 20
 )
 @click.option("--adopt", is_flag=True, help="Plan to take over every conflicting record.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list unmanaged records.")
+@scoping_options
 @handle_errors
 def plan(
     *,
@@ -76,6 +78,7 @@ def plan(
     config_file: Path | None,
     adopt: bool,
     verbose: bool,
+    scoping: Scoping,
 ) -> None:
     """Compare the specs PATH... (default: the configured ones) with Zelto and show the plan.
 
@@ -83,7 +86,7 @@ def plan(
     changes to apply.
     """
     options = PlanOptions(paths, config_file, target, api_url, adopt=adopt)
-    made = plan_now(load_workspace(options), progress=Progress.for_stderr())
+    made = plan_in_scope(options, scoping, progress=Progress.for_stderr())
     sys.exit(publish(made, fmt=fmt, out=out, verbose=verbose, detailed=detailed_exitcode))
 
 

@@ -25,7 +25,7 @@ from reconciler.scope.changes import (
     removed_records,
 )
 from reconciler.scope.merge import PlanMergeError, merge_plans, scope_label, split_scope
-from reconciler.scope.offline import OFFLINE_TARGET, REMOVED_MESSAGE, offline_plan
+from reconciler.scope.offline import OFFLINE_TARGET, REMOVED_MESSAGE, mark_removed, offline_plan
 from reconciler.scope.shard import (
     MAX_SHARDS,
     Shard,
@@ -47,6 +47,7 @@ __all__ = [
     "changed_conversations",
     "differing_conversations",
     "git_spec_sources",
+    "mark_removed",
     "merge_plans",
     "offline_plan",
     "parse_shard",

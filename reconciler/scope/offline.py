@@ -20,9 +20,9 @@ from reconciler.plan import (
     field_diffs,
     mask_value,
 )
-from reconciler.scope.changes import differing_conversations
+from reconciler.scope.changes import RemovedRecord, differing_conversations
 
-__all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "offline_plan"]
+__all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "mark_removed", "offline_plan"]
 
 OFFLINE_TARGET = "offline (not checked against Zelto)"
 REMOVED_MESSAGE = (
@@ -38,6 +38,7 @@ def offline_plan(
     ref: str,
     conversations: Iterable[str] | None = None,
     sensitive: Sequence[str] = (),
+    scope: str | None = None,
 ) -> Plan:
     """What the specs changed between ``ref`` and the working tree, as a plan marked offline.
 
@@ -55,7 +56,7 @@ def offline_plan(
         spec_digest=after.spec_digest,
         conversations=plans,
         offline=True,
-        scope=f"changed since {ref}",
+        scope=scope or f"changed since {ref}",
         sensitive_fields=tuple(sensitive),
     )
 
@@ -146,3 +147,51 @@ def _offline_metric(declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry
         return str(entry.metric_id)
     pairs = sorted(f"{agent}→{metric}" for agent, metric in entry.metric_id.items())
     return "per agent: " + ", ".join(pairs)
+
+
+def mark_removed(plan: Plan, removed: Iterable[RemovedRecord], *, ref: str) -> Plan:
+    """Say which orphans of a plan the specs dropped since ``ref``, and that they stay in Zelto.
+
+    The planner sees a dropped record as ``orphan`` (or ``unmanaged`` without an ownership
+    prefix); it was in this repository's specs, so it is ours: shown as an orphan with the
+    reason and the place it was declared. A dropped record that Zelto does not hold needs no
+    word: nothing remains.
+    """
+    dropped = {(r.conversation_id, r.external_id): r for r in removed}
+    if not dropped:
+        return plan
+    conversations = [_mark_conversation(c, dropped, ref) for c in plan.conversations]
+    return Plan.build(
+        target=plan.target,
+        spec_digest=plan.spec_digest,
+        conversations=conversations,
+        existing_managed=plan.existing_managed,
+        offline=plan.offline,
+        scope=plan.scope,
+        sensitive_fields=plan.sensitive_fields,
+    )
+
+
+def _mark_conversation(
+    conversation: ConversationPlan, dropped: Mapping[tuple[str, str], RemovedRecord], ref: str
+) -> ConversationPlan:
+    changes = tuple(_mark_change(conversation.id, c, dropped, ref) for c in conversation.changes)
+    if changes == conversation.changes:
+        return conversation
+    # Validated anew, not copied, so that the model sorts the changed actions again.
+    return ConversationPlan.model_validate({**conversation.model_dump(), "changes": changes})
+
+
+def _mark_change(
+    conversation_id: str, change: Change, dropped: Mapping[tuple[str, str], RemovedRecord], ref: str
+) -> Change:
+    record = dropped.get((conversation_id, change.external_id or ""))
+    if record is None or change.action not in {Action.ORPHAN, Action.UNMANAGED}:
+        return change
+    return change.model_copy(
+        update={
+            "action": Action.ORPHAN,
+            "source": str(record.location),
+            "message": REMOVED_MESSAGE.format(ref=ref),
+        }
+    )

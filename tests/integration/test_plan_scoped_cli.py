@@ -173,9 +173,7 @@ def test_sensitive_values_never_appear_in_previews(
     assert "note" in result.stdout  # that the note changes is still shown
 
 
-def test_merged_shard_plans_equal_the_unsharded_plan(
-    repo: Path, emulator: RunningEmulator
-) -> None:
+def test_merged_shard_plans_equal_the_unsharded_plan(repo: Path, emulator: RunningEmulator) -> None:
     whole = _plan_json(repo, emulator)
     files = []
     for index in (1, 2, 3):

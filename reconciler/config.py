@@ -348,3 +348,12 @@ def config_json_schema() -> dict[str, Any]:
     """The reconciler.yaml schema, by alias (the names written in YAML)."""
     schema = Config.model_json_schema(by_alias=True, mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+#: Where validated spec results are cached, relative to the config folder (git-ignored).
+CACHE_DIR = ".reconciler/cache"
+
+
+def spec_cache_dir(loaded: LoadedConfig) -> Path:
+    """The spec cache folder for a configuration (pass it to ``load_specs(cache_dir=...)``)."""
+    return loaded.root / CACHE_DIR

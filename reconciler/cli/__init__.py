@@ -16,6 +16,8 @@ from reconciler.cli import cmd_emulator as cmd_emulator  # isort: skip
 from reconciler.cli import cmd_import as cmd_import  # isort: skip
 from reconciler.cli import cmd_plan as cmd_plan  # isort: skip
 from reconciler.cli import cmd_plan_merge as cmd_plan_merge  # isort: skip
+from reconciler.cli import cmd_schema as cmd_schema  # isort: skip
+from reconciler.cli import cmd_validate as cmd_validate  # isort: skip
 from reconciler.cli import cmd_version as cmd_version  # isort: skip
 
 __all__ = ["main"]

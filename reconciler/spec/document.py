@@ -6,13 +6,13 @@ on nothing but the file's own bytes: the same content gives the same result wher
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+from ruamel.yaml.nodes import MappingNode, Node
 
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.model import CatalogEntry, MetricRecord, SpecDocument
@@ -32,16 +32,18 @@ __all__ = [
     "RecordDecl",
     "check_file",
     "explain_spec_error",
+    "key_location",
     "location",
-    "result_from_json",
     "result_to_json",
+    "results_from_json",
 ]
 
 Mark = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class LabelDecl:
+# Named tuples rather than dataclasses: a warm run rebuilds 20,000 of them from the cache, and
+# pydantic validates and builds named tuples in one native pass.
+class LabelDecl(NamedTuple):
     """A catalog entry and where its label is written."""
 
     label: str
@@ -49,19 +51,20 @@ class LabelDecl:
     mark: Mark
 
 
-@dataclass(frozen=True)
-class RecordDecl:
-    """A validated record, where it starts, and where each of its keys is written."""
+class RecordDecl(NamedTuple):
+    """A validated record, where it starts, and its index in its conversation's list.
+
+    Places of single keys are not kept: they are needed only for cross-file errors, which are
+    rare, and :func:`key_location` finds them again from the file's bytes.
+    """
 
     conversation_id: str
     record: MetricRecord
     mark: Mark
-    index: int = 0
-    keys: dict[str, Mark] = field(default_factory=dict)
+    position: int = 0
 
 
-@dataclass(frozen=True)
-class FileResult:
+class FileResult(NamedTuple):
     """Everything one valid file declares, in file order."""
 
     labels: tuple[LabelDecl, ...] = ()
@@ -183,59 +186,38 @@ def _records(doc: YamlDocument, spec: SpecDocument) -> tuple[RecordDecl, ...]:
     ):
         conversation_id = str(conversation)
         for index, (record, record_node) in enumerate(zip(records, list_node.value, strict=True)):
-            out.append(
-                RecordDecl(
-                    conversation_id=conversation_id,
-                    record=record,
-                    mark=_mark(record_node),
-                    index=index,
-                    keys=_key_marks(record_node),
-                )
-            )
+            out.append(RecordDecl(conversation_id, record, _mark(record_node), index))
     return tuple(out)
 
 
-def _key_marks(node: MappingNode) -> dict[str, Mark]:
-    return {str(k.value): _mark(k) for k, _v in node.value if isinstance(k, ScalarNode)}
+def key_location(file: str, data: bytes, decl: RecordDecl, key: str) -> Location:
+    """Where a record's ``key`` is written (the record's start when the key is absent)."""
+    fallback = location(file, decl.mark)
+    try:
+        doc = load_yaml(data, file)
+    except SpecError:
+        return fallback
+    loc: Loc = ("conversations", decl.conversation_id, decl.position, key)
+    if node_parent(doc.root, loc) is None:
+        return fallback
+    return doc.key_location(loc)
 
 
-def result_to_json(result: FileResult) -> dict[str, Any]:
-    """A JSON-safe form of a valid file's result, for the cache and for worker processes."""
-    return {
-        "labels": [
-            [d.label, d.entry.model_dump(mode="json", exclude_unset=True), *d.mark]
-            for d in result.labels
-        ],
-        "records": [
-            [
-                d.conversation_id,
-                d.record.model_dump(mode="json", exclude_unset=True),
-                *d.mark,
-                d.index,
-                {k: list(v) for k, v in d.keys.items()},
-            ]
-            for d in result.records
-        ],
-    }
+_RESULTS = TypeAdapter(list[FileResult])
 
 
-def result_from_json(data: dict[str, Any]) -> FileResult:
-    """Rebuild a result, validating again: a cache entry is evidence, never trusted as is."""
-    labels = tuple(
-        LabelDecl(label=str(label), entry=CatalogEntry.model_validate(entry), mark=(line, col))
-        for label, entry, line, col in data["labels"]
-    )
-    records = tuple(
-        RecordDecl(
-            conversation_id=str(conversation),
-            record=MetricRecord.model_validate(record),
-            mark=(int(line), int(col)),
-            index=int(index),
-            keys={str(k): (int(v[0]), int(v[1])) for k, v in keys.items()},
-        )
-        for conversation, record, line, col, index, keys in data["records"]
-    )
-    return FileResult(labels=labels, records=records)
+def result_to_json(result: FileResult) -> Any:
+    """A JSON-safe form of a valid file's result, for the cache."""
+    return _RESULTS.dump_python([result], mode="json", exclude_unset=True)[0]
+
+
+def results_from_json(stored: Sequence[Any]) -> list[FileResult]:
+    """Rebuild results from cache entries, validating them again in one batch.
+
+    A cache entry is evidence, never trusted as is: anything malformed raises pydantic's
+    ValidationError (a ValueError) and the caller parses those files again.
+    """
+    return _RESULTS.validate_python(stored)
 
 
 def location(file: str, mark: Mark) -> Location:

@@ -23,8 +23,15 @@ import ruamel.yaml
 from reconciler.cache import ContentCache, content_key
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.model import DesiredState
-from reconciler.spec.document import FileResult, check_file, result_from_json, result_to_json
-from reconciler.spec.rules import merge_results
+from reconciler.spec.document import (
+    FileResult,
+    RecordDecl,
+    check_file,
+    key_location,
+    result_to_json,
+    results_from_json,
+)
+from reconciler.spec.rules import KeyLocator, merge_results
 from reconciler.yamlio import DEFAULT_MAX_BYTES
 
 __all__ = [
@@ -58,27 +65,41 @@ Outcome = FileResult | tuple[Issue, ...]
 def discover_spec_files(paths: Sequence[Path]) -> list[Path]:
     """Spec files under ``paths`` (files as given, folders recursively), sorted, no duplicates.
 
-    A path that does not exist is an error: a typo in a CI job must not validate nothing.
+    Returned paths start as the given ones did (relative stays relative). Folders whose name
+    starts with a dot are skipped. A path that does not exist is an error: a typo in a CI job
+    must not validate nothing.
     """
-    found: set[Path] = set()
+    return [Path(given) for _absolute, given in _discover(paths)]
+
+
+def _discover(paths: Sequence[Path]) -> list[tuple[str, str]]:
+    """(absolute, as-given) path strings, sorted as paths sort (by component).
+
+    Strings, not Path objects: for 5,000 files those cost more than a whole cached load.
+    """
+    found: dict[str, str] = {}
     missing: list[Issue] = []
     for path in paths:
-        if path.is_file():
-            found.add(path)
-        elif path.is_dir():
-            found.update(_walk(path))
+        absolute = os.path.abspath(path)
+        if os.path.isfile(absolute):
+            found.setdefault(absolute, str(path))
+        elif os.path.isdir(absolute):
+            given = str(path)
+            for file in _walk(absolute):
+                found.setdefault(file, given + file[len(absolute) :])
         else:
             missing.append(Issue(Location(str(path)), "no such file or folder"))
     if missing:
         raise SpecError(missing)
-    return sorted(found)
+    return sorted(found.items(), key=lambda item: item[0].split(os.sep))
 
 
-def _walk(folder: Path) -> list[Path]:
-    out: list[Path] = []
+def _walk(folder: str) -> list[str]:
+    out: list[str] = []
     for directory, subdirs, files in os.walk(folder):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        out.extend(Path(directory, f) for f in files if f.endswith(SPEC_SUFFIXES))
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        prefix = directory + os.sep
+        out.extend(prefix + f for f in files if f.endswith(SPEC_SUFFIXES))
     return out
 
 
@@ -96,9 +117,10 @@ def load_specs(
     """
     issues: list[Issue] = []
     sources: list[Source] = []
-    for path in discover_spec_files(paths):
-        display = _display(path, root)
-        data = _read(path, display, max_file_bytes, issues)
+    base = os.path.abspath(root) + os.sep
+    for absolute, _given in _discover(paths):
+        display = _display(absolute, base)
+        data = _read(absolute, display, max_file_bytes, issues)
         if data is not None:
             sources.append((display, data))
     cache = ContentCache(cache_dir, CACHE_FAMILY, loader_version()) if cache_dir else None
@@ -108,27 +130,40 @@ def load_specs(
 def load_spec_sources(
     sources: Sequence[tuple[str, bytes]], *, max_file_bytes: int = DEFAULT_MAX_BYTES
 ) -> DesiredState:
-    """The same as :func:`load_specs`, from (display path, content) pairs (e.g. a git revision)."""
-    return _load(list(sources), [], None, max_file_bytes)
+    """The same as :func:`load_specs`, from (display path, content) pairs (e.g. a git revision).
+
+    Oversized contents are reported like oversized files.
+    """
+    issues: list[Issue] = []
+    kept: list[Source] = []
+    for display, data in sources:
+        if len(data) > max_file_bytes:
+            issues.append(_size_issue(display, len(data), max_file_bytes))
+        else:
+            kept.append((display, data))
+    return _load(kept, issues, None, max_file_bytes)
 
 
-def _display(path: Path, root: Path) -> str:
-    absolute = os.path.abspath(path)
-    base = os.path.abspath(root)
-    if absolute.startswith(base + os.sep):
-        return Path(absolute[len(base) + 1 :]).as_posix()
-    return Path(absolute).as_posix()
+def _display(absolute: str, base: str) -> str:
+    """Relative to the config folder with forward slashes when inside it, else absolute."""
+    shown = absolute[len(base) :] if absolute.startswith(base) else absolute
+    return shown.replace(os.sep, "/") if os.sep != "/" else shown
 
 
-def _read(path: Path, display: str, limit: int, issues: list[Issue]) -> bytes | None:
+def _size_issue(display: str, size: int, limit: int) -> Issue:
+    message = f"file is {size:,} bytes; the limit is {limit:,} bytes (split it into several files)"
+    return Issue(Location(display), message)
+
+
+def _read(absolute: str, display: str, limit: int, issues: list[Issue]) -> bytes | None:
     """The file's bytes; an oversized file is refused before it is read."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            message = f"file is {size:,} bytes; the limit is {limit:,} bytes (split it)"
-            issues.append(Issue(Location(display), message))
-            return None
-        return path.read_bytes()
+        with open(absolute, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                issues.append(_size_issue(display, size, limit))
+                return None
+            return handle.read()
     except OSError as exc:
         issues.append(Issue(Location(display), f"cannot read: {exc.strerror or exc}"))
         return None
@@ -154,9 +189,9 @@ def loader_version() -> str:
 def _load(
     sources: list[Source], issues: list[Issue], cache: ContentCache | None, max_bytes: int
 ) -> DesiredState:
-    sources.sort(key=lambda s: s[0])
+    sources.sort(key=lambda s: s[0].split("/"))
     keys = [content_key(data) for _display, data in sources]
-    outcomes: list[Outcome | None] = [_cached(cache, key) for key in keys]
+    outcomes = _from_cache(cache, keys)
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
     checked = _check_all([sources[i] for i in todo], max_bytes)
     for i, outcome in zip(todo, checked, strict=True):
@@ -171,7 +206,7 @@ def _load(
             valid.append((display, final))
         elif final is not None:
             issues.extend(final)
-    merged = merge_results(valid)
+    merged = merge_results(valid, _locator(sources))
     issues.extend(merged.issues)
     if issues:
         raise SpecError(issues)
@@ -183,15 +218,37 @@ def _load(
     )
 
 
-def _cached(cache: ContentCache | None, key: str) -> FileResult | None:
+def _locator(sources: list[Source]) -> KeyLocator:
+    """Finds a record's key in its file again, only when a cross-file error needs the place."""
+    by_file = dict(sources)
+
+    def locate(file: str, decl: RecordDecl, key: str) -> Location:
+        return key_location(file, by_file[file], decl, key)
+
+    return locate
+
+
+def _from_cache(cache: ContentCache | None, keys: list[str]) -> list[Outcome | None]:
+    """Cached results where present and sound; None marks a file to check."""
+    outcomes: list[Outcome | None] = [None] * len(keys)
     if cache is None:
-        return None
-    stored = cache.get(key)
-    if stored is None:
-        return None
+        return outcomes
+    found = cache.get_many(keys)
+    hits = [(i, stored) for i, stored in enumerate(found) if stored is not None]
+    results: list[FileResult | None]
     try:
-        return result_from_json(stored)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, pydantic.ValidationError):
+        results = list(results_from_json([stored for _i, stored in hits]))
+    except ValueError:
+        results = [_one_from_json(stored) for _i, stored in hits]  # find the damaged ones
+    for (i, _stored), result in zip(hits, results, strict=True):
+        outcomes[i] = result
+    return outcomes
+
+
+def _one_from_json(stored: object) -> FileResult | None:
+    try:
+        return results_from_json([stored])[0]
+    except ValueError:
         return None  # damaged or from an incompatible writer: parse the file again
 
 

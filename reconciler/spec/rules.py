@@ -8,15 +8,16 @@ catalog; when a catalog exists, every record's label is in it and carries what t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from reconciler.errors import Issue, Location
 from reconciler.model import CatalogEntry, DeclaredRecord
 from reconciler.spec.document import FileResult, LabelDecl, RecordDecl, location
 from reconciler.yamlio import did_you_mean, format_path
 
-__all__ = ["MergedSpecs", "merge_results"]
+__all__ = ["KeyLocator", "MergedSpecs", "merge_results"]
 
 
 @dataclass(frozen=True)
@@ -28,38 +29,46 @@ class MergedSpecs:
     issues: list[Issue]
 
 
-@dataclass(frozen=True)
-class _Placed:
+#: (file, record, key) -> where that key of the record is written.
+KeyLocator = Callable[[str, RecordDecl, str], Location]
+
+
+class _Placed(NamedTuple):
     file: str
     decl: RecordDecl
+    locator: KeyLocator
 
     def at(self, key: str) -> Location:
-        return location(self.file, self.decl.keys.get(key, self.decl.mark))
+        return self.locator(self.file, self.decl, key)
 
 
-def merge_results(results: Sequence[tuple[str, FileResult]]) -> MergedSpecs:
+def merge_results(results: Sequence[tuple[str, FileResult]], locator: KeyLocator) -> MergedSpecs:
     """Merge valid files' results (in sorted file order) and check the cross-file rules."""
     issues: list[Issue] = []
     catalog, catalog_places = _merge_catalog(results, issues)
-    by_conversation: dict[str, list[_Placed]] = {}
+    by_conversation: dict[str, list[tuple[str, RecordDecl]]] = {}
     for file, result in results:
         for decl in result.records:
-            by_conversation.setdefault(decl.conversation_id, []).append(_Placed(file, decl))
+            by_conversation.setdefault(decl.conversation_id, []).append((file, decl))
     conversations: dict[str, tuple[DeclaredRecord, ...]] = {}
     for conversation_id in sorted(by_conversation):
-        placed = by_conversation[conversation_id]
-        _check_unique(conversation_id, placed, "externalId", issues)
-        _check_unique(conversation_id, placed, "label", issues)
-        for item in placed:
-            _check_catalog(item, catalog, catalog_places, issues)
-        declared = (
-            DeclaredRecord(conversation_id, p.decl.record, location(p.file, p.decl.mark))
-            for p in placed
-        )
-        conversations[conversation_id] = tuple(
-            sorted(declared, key=lambda d: (d.record.label, d.record.external_id))
-        )
+        pairs = by_conversation[conversation_id]
+        _check_unique(conversation_id, pairs, "externalId", locator, issues)
+        _check_unique(conversation_id, pairs, "label", locator, issues)
+        if catalog:
+            for file, decl in pairs:
+                _check_catalog(_Placed(file, decl, locator), catalog, catalog_places, issues)
+        declared = [
+            DeclaredRecord(conversation_id, decl.record, Location(file, *decl.mark))
+            for file, decl in pairs
+        ]
+        declared.sort(key=_record_order)
+        conversations[conversation_id] = tuple(declared)
     return MergedSpecs(catalog=catalog, conversations=conversations, issues=issues)
+
+
+def _record_order(declared: DeclaredRecord) -> tuple[str, str]:
+    return declared.record.label, declared.record.external_id
 
 
 def _merge_catalog(
@@ -85,15 +94,23 @@ def _label_path(decl: LabelDecl) -> str:
 
 
 def _record_path(item: _Placed, key: str) -> str:
-    return format_path(("conversations", item.decl.conversation_id, item.decl.index, key))
+    return format_path(("conversations", item.decl.conversation_id, item.decl.position, key))
 
 
 def _check_unique(
-    conversation_id: str, placed: Sequence[_Placed], key: str, issues: list[Issue]
+    conversation_id: str,
+    pairs: Sequence[tuple[str, RecordDecl]],
+    key: str,
+    locator: KeyLocator,
+    issues: list[Issue],
 ) -> None:
+    values = [_value(decl, key) for _file, decl in pairs]
+    if len(set(values)) == len(values):
+        return  # the common case, decided without building anything
     first: dict[str, _Placed] = {}
-    for item in placed:
-        value = item.decl.record.external_id if key == "externalId" else item.decl.record.label
+    for file, decl in pairs:
+        item = _Placed(file, decl, locator)
+        value = _value(decl, key)
         if value in first:
             other = first[value].at(key)
             why = " (the server keeps one record per label)" if key == "label" else ""
@@ -104,6 +121,10 @@ def _check_unique(
             issues.append(Issue(item.at(key), message, _record_path(item, key)))
         else:
             first[value] = item
+
+
+def _value(decl: RecordDecl, key: str) -> str:
+    return decl.record.external_id if key == "externalId" else decl.record.label
 
 
 def _check_catalog(

@@ -31,12 +31,14 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.planning import PlanOptions, load_workspace, opened, read_and_plan
 from reconciler.cli.planning import Progress as ReadProgress
+from reconciler.cli.scoping import shard_desired, shard_option
 from reconciler.config import ApplySettings, LoadedConfig, load_config
 from reconciler.errors import ConfigError
 from reconciler.http import Endpoint, HttpSession, HttpSettings
 from reconciler.model import DesiredState
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.render.text import render_text as render_plan
+from reconciler.scope import Shard, scope_label
 from reconciler.spec import load_specs
 from reconciler.targets import open_target, resolve_target
 from reconciler.zelto import ZeltoClient
@@ -81,6 +83,7 @@ class _Options:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@shard_option
 @handle_errors
 def apply(
     *,
@@ -94,6 +97,7 @@ def apply(
     config_file: Path | None,
     concurrency: int | None,
     fmt: str,
+    shard: Shard | None,
 ) -> None:
     """Plan PATH... (default: the configured specs) and apply it, or apply --plan FILE.
 
@@ -102,12 +106,15 @@ def apply(
     options = _Options(auto_approve, force, adopt, concurrency, fmt == "json")
     if plan_file is not None and paths:
         raise ConfigError("give spec PATHs or --plan FILE, not both; nothing was written")
+    if plan_file is not None and shard is not None:
+        raise ConfigError("--shard plans one shard; a saved --plan FILE already is one")
     _require_approval_channel(options)
     if plan_file is not None:
         code = _apply_saved(plan_file, options, config_file, target, api_url)
     else:
-        plan_options = PlanOptions(paths, config_file, target, api_url, adopt=adopt)
-        code = _plan_and_apply(plan_options, options)
+        scope = scope_label(None, shard)
+        plan_options = PlanOptions(paths, config_file, target, api_url, adopt=adopt, scope=scope)
+        code = _plan_and_apply(plan_options, options, shard)
     sys.exit(code)
 
 
@@ -120,10 +127,12 @@ def _require_approval_channel(options: _Options) -> None:
         )
 
 
-def _plan_and_apply(plan_options: PlanOptions, options: _Options) -> int:
+def _plan_and_apply(plan_options: PlanOptions, options: _Options, shard: Shard | None) -> int:
     workspace = load_workspace(plan_options)
+    desired = shard_desired(workspace.desired, shard)
     with opened(workspace) as endpoint:
-        plan = asyncio.run(read_and_plan(workspace, endpoint, progress=ReadProgress.for_stderr()))
+        progress = ReadProgress.for_stderr()
+        plan = asyncio.run(read_and_plan(workspace, endpoint, progress=progress, desired=desired))
         _show_plan(plan, options)
         return _check_and_write(
             plan, endpoint, workspace.loaded, options, workspace.desired, saved=False

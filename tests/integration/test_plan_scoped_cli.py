@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.emulator import RunningEmulator
+from reconciler.scope import shard_of
 
 AGENT = "a0a0a0a0-0000-4000-8000-00000000000a"
 C1 = "11111111-1111-4111-8111-111111111111"  # note changes
@@ -84,7 +85,7 @@ def repo(emulator: RunningEmulator, tmp_path: Path) -> Path:
 
 
 def _run(repo: Path, args: list[str], env: dict[str, str]) -> Result:
-    config = ["--config", str(repo / "reconciler.yaml")] if args[0] == "plan" else []
+    config = ["--config", str(repo / "reconciler.yaml")] if args[0] != "plan-merge" else []
     argv = [args[0], *config, *args[1:]]
     result = CliRunner(env={"NO_COLOR": "1", **env}).invoke(main, argv)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
@@ -184,3 +185,23 @@ def test_merged_shard_plans_equal_the_unsharded_plan(repo: Path, emulator: Runni
     assert merged.exit_code == 0, merged.output
     assert json.loads(merged.stdout) == whole
     assert [c["id"] for c in whole["conversations"]] == [C1, C2, C4, C5]
+
+
+def test_apply_shard_by_shard_converges(repo: Path, emulator: RunningEmulator) -> None:
+    env = _online(emulator)
+    first = _run(repo, ["apply", "--shard", "1/2", "--auto-approve"], env)
+    assert first.exit_code == 0, first.output
+    written = {conversation for conversation, _ in emulator.store.accepted_writes()}
+    assert written == {c for c in (C1, C5) if shard_of(c, 2) == 1}
+    second = _run(repo, ["apply", "--shard", "2/2", "--auto-approve"], env)
+    assert second.exit_code == 0, second.output
+    final = _run(repo, ["plan", "--detailed-exitcode"], env)
+    assert final.exit_code == 0, final.output
+
+
+def test_apply_shard_with_a_saved_plan_is_refused(repo: Path) -> None:
+    (repo / "p.json").write_text("{}", encoding="utf-8")
+    args = ["apply", "--plan", str(repo / "p.json"), "--shard", "1/2", "--auto-approve"]
+    result = _run(repo, args, {})
+    assert result.exit_code == 1
+    assert "--shard plans one shard" in result.output

@@ -25,12 +25,11 @@ from reconciler.importer.siro_records import (
 )
 from reconciler.importer.specfile import (
     GeneratedFile,
-    WriteOutcome,
     generated_marker,
     render_spec,
     yaml_string,
 )
-from reconciler.importer.writing import ImportReport, outside_spec_paths, shown, write_generated
+from reconciler.importer.writing import ImportReport, ImportRun, finish_import
 from reconciler.siro import MetricValue, RecordingValues, SiroClient
 
 __all__ = [
@@ -137,7 +136,7 @@ def build_siro_files(
     for recording_id in sorted(fetched):
         answer = fetched[recording_id]
         if isinstance(answer, ApiError):
-            problems.append(Problem("error", recording_id, _api_problem(answer)))
+            problems.append(_api_problem(recording_id, answer))
             continue
         if answer.recordings_evaluated_count == 0 or not answer.metric_values:
             problems.append(Problem("warning", recording_id, _NO_VALUES))
@@ -161,13 +160,19 @@ _NO_VALUES = (
 _NOTHING_MAPPED = "none of its metrics has a mapping; no file written"
 
 
-def _api_problem(error: ApiError) -> str:
+def _api_problem(recording_id: str, error: ApiError) -> Problem:
     if error.status == 404:
-        return (
+        return Problem(
+            "error",
+            recording_id,
             "Siro does not know this recording (404): check the recording id in the mapping, "
-            "siro.organizationId and the token's user"
+            "siro.organizationId and the token's user",
         )
-    return str(error)
+    text = str(error)
+    # The client names the recording in most messages; name it once, always.
+    if f"recording {recording_id}:" in text:
+        return Problem("error", "", text)
+    return Problem("error", recording_id, text)
 
 
 def _unmapped_warnings(results: Sequence[RecordingRecords]) -> list[Problem]:
@@ -241,21 +246,15 @@ async def run_siro_import(
     """Fetch, map, validate with the spec loader, and write; the report says what happened."""
     fetched = await fetch_recordings(client, settings, sorted(recordings), start, end)
     build = build_siro_files(settings, recordings, fetched, out_dir, partial=partial)
-    warnings = [str(p) for p in build.warnings]
-    if outside_spec_paths(loaded, out_dir):
-        warnings.append(
-            f"{shown(out_dir, loaded.root)} is outside the configured specs "
-            f"({', '.join(loaded.config.specs)}); validate and plan will not read these files"
-        )
-    errors = [str(p) for p in build.errors]
-    outcome = WriteOutcome()
-    if build.files:
-        outcome = write_generated(loaded, build.files, SIRO_MARKER)
-    return ImportReport(
-        errors=tuple(errors),
-        warnings=tuple(warnings),
-        outcome=outcome,
-        records=sum(len(r.records) for r in build.results if r.ok),
-        written=bool(build.files),
-        out_dir=shown(out_dir, loaded.root),
+    return finish_import(
+        loaded,
+        ImportRun(
+            files=build.files,
+            errors=tuple(str(p) for p in build.errors),
+            warnings=tuple(str(p) for p in build.warnings),
+            records=sum(len(r.records) for r in build.results if r.ok),
+        ),
+        SIRO_MARKER,
+        out_dir,
+        partial=partial,
     )

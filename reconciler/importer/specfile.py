@@ -203,7 +203,8 @@ def _write_temp(target: Path, data: bytes) -> Path:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    os.chmod(name, 0o644)
+    # mkstemp makes the file private (0600); a spec file is as readable as the one it replaces.
+    os.chmod(name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
     return Path(name)
 
 

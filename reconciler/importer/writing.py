@@ -17,6 +17,7 @@ from reconciler.config import LoadedConfig
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.importer.specfile import (
     GeneratedFile,
+    ImportWriteError,
     WriteOutcome,
     commit_staged,
     stage_files,
@@ -25,6 +26,8 @@ from reconciler.spec import discover_spec_files, load_spec_sources
 
 __all__ = [
     "ImportReport",
+    "ImportRun",
+    "finish_import",
     "outside_spec_paths",
     "shown",
     "validate_with_specs",
@@ -88,3 +91,49 @@ def validate_with_specs(loaded: LoadedConfig, files: Sequence[GeneratedFile]) ->
     for file in files:
         sources[shown(file.path, loaded.root)] = file.text.encode("utf-8")
     load_spec_sources(sorted(sources.items()))
+
+
+@dataclass(frozen=True)
+class ImportRun:
+    """What an import built before writing: files, and the problems found on the way."""
+
+    files: tuple[GeneratedFile, ...]
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    records: int = 0
+
+
+def finish_import(
+    loaded: LoadedConfig, run: ImportRun, marker: str, out_dir: Path, *, partial: bool
+) -> ImportReport:
+    """Write (all or nothing, or ``partial``) and report; a refused write joins the errors.
+
+    A failed write is reported together with what the run found before it, rather than raised
+    alone, so that the user sees every problem of the run at once.
+    """
+    warnings = list(run.warnings)
+    if outside_spec_paths(loaded, out_dir):
+        warnings.append(
+            f"{shown(out_dir, loaded.root)} is outside the configured specs "
+            f"({', '.join(loaded.config.specs)}); validate and plan will not read these files"
+        )
+    errors = list(run.errors)
+    outcome = WriteOutcome()
+    write = bool(run.files) and (partial or not errors)
+    if write:
+        try:
+            outcome = write_generated(loaded, run.files, marker)
+        except SpecError as exc:
+            errors += [str(issue) for issue in exc.issues]
+            write = False
+        except ImportWriteError as exc:
+            errors.append(str(exc))
+            write = False
+    return ImportReport(
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        outcome=outcome,
+        records=run.records if write else 0,
+        written=write,
+        out_dir=shown(out_dir, loaded.root),
+    )

@@ -19,12 +19,11 @@ from reconciler.config import LoadedConfig
 from reconciler.errors import ApiError
 from reconciler.importer.specfile import (
     GeneratedFile,
-    WriteOutcome,
     generated_marker,
     render_spec,
     yaml_string,
 )
-from reconciler.importer.writing import ImportReport, outside_spec_paths, shown, write_generated
+from reconciler.importer.writing import ImportReport, ImportRun, finish_import
 from reconciler.model import DeclaredRecord, MetricRecord, RemoteRecord
 from reconciler.spec import discover_spec_files, load_specs
 from reconciler.zelto import ZeltoClient
@@ -176,18 +175,5 @@ async def run_zelto_import(
         records += len(result.records)
         text = render_spec(_header(cid, client.target), cid, result.records, result.comments)
         files.append(GeneratedFile(target_files[cid], text))
-    if outside_spec_paths(loaded, out_dir):
-        warnings.append(
-            f"{shown(out_dir, loaded.root)} is outside the configured specs "
-            f"({', '.join(loaded.config.specs)}); validate and plan will not read these files"
-        )
-    write = bool(files) and (partial or not errors)
-    outcome = write_generated(loaded, files, ZELTO_MARKER) if write else WriteOutcome()
-    return ImportReport(
-        errors=tuple(errors),
-        warnings=tuple(warnings),
-        outcome=outcome,
-        records=records,
-        written=write,
-        out_dir=shown(out_dir, loaded.root),
-    )
+    run = ImportRun(tuple(files), tuple(errors), tuple(warnings), records)
+    return finish_import(loaded, run, ZELTO_MARKER, out_dir, partial=partial)

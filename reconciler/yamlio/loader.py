@@ -71,7 +71,7 @@ class _Loader(CParser, SafeConstructor, VersionedResolver):  # type: ignore[misc
 
 def c_parser_in_use() -> bool:
     """True when specs are parsed by the C extension (without it, loading is ~5x slower)."""
-    return CParser is not None and type(CParser).__module__ != "ruamel.yaml.parser"
+    return "_ruamel_yaml" in str(getattr(CParser, "__module__", ""))
 
 
 @dataclass(frozen=True)
@@ -291,6 +291,7 @@ class _Walker:
         self.what = what
         self.issues: list[Issue] = []
         self.seen: set[int] = set()
+        self.aliased: set[int] = set()
 
     def build(self, root: Node | None) -> Any:
         if root is None:
@@ -300,9 +301,17 @@ class _Walker:
     def _issue(self, node: Node, message: str) -> None:
         self.issues.append(Issue(location_at(self.file, node), message))
 
+    def _alias(self, target: Node, referrer: Node) -> None:
+        """One issue per anchored node, however often it is repeated (an alias bomb repeats
+        each anchor many times)."""
+        if id(target) in self.aliased:
+            return
+        self.aliased.add(id(target))
+        self._issue(referrer, f"anchors and aliases are not allowed in {self.what}")
+
     def _node(self, node: Node, depth: int, referrer: Node) -> Any:
         if id(node) in self.seen:
-            self._issue(referrer, f"anchors and aliases are not allowed in {self.what}")
+            self._alias(node, referrer)
             return None
         self.seen.add(id(node))
         if depth > MAX_DEPTH:
@@ -355,7 +364,7 @@ class _Walker:
             self._issue(node, "mapping keys must be plain strings, not lists or mappings")
             return None
         if id(node) in self.seen:
-            self._issue(node, f"anchors and aliases are not allowed in {self.what}")
+            self._alias(node, node)
             return None
         self.seen.add(id(node))
         if node.tag == _TAG + "null":

@@ -78,7 +78,8 @@ def _issue_for(
     else:
         node = node_parent(doc.root, found)
     allowed = (explain(found, error) if explain else None) or _clean(error["msg"])
-    got = describe_node(node)
+    # A model-level rule (value_error at a mapping) is about the whole record, not its type.
+    got = "" if kind == "value_error" and not isinstance(node, ScalarNode) else describe_node(node)
     hint = _STRING_HINT if _wants_string(allowed, node) else ""
     message = f"got {got}; {allowed}{hint}" if got else f"{allowed}{hint}"
     # One issue per place: a union's members each fail, but the user made one mistake.

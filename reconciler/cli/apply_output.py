@@ -84,7 +84,7 @@ def _record_line(result: RecordResult, color: bool) -> str:
 
 def render_text(report: ApplyReport, *, every_record: bool, color: bool) -> str:
     """The result list (every record for logs; only problems after a progress bar) and the
-    summary line, ending with what to do next when something is left."""
+    summary line."""
     shown = report.records if every_record else report.problems()
     lines = [_record_line(r, color) for r in shown]
     if report.stopped:
@@ -94,8 +94,6 @@ def render_text(report: ApplyReport, *, every_record: bool, color: bool) -> str:
         f"Apply to {report.target}: {report.summary.line()} "
         f"({counts.posts} POSTs, {counts.retries} retries, {report.duration_seconds:.1f} s)."
     )
-    if not report.ok and report.summary.planned:
-        lines.append("Run apply again to finish: writes are upserts, nothing is duplicated.")
     return "\n".join(lines)
 
 

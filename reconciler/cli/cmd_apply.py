@@ -205,12 +205,14 @@ def _check_and_write(
     check_fresh = saved or prompted
     report, exit_code = _run(ready, endpoint, _http_settings(settings, options), check_fresh)
     _print_report(report, options)
-    if exit_code is not None:
-        return exit_code
-    if not report.ok:
-        echo_err(f"error: apply to {report.target} did not complete: {report.summary.line()}")
-        return EXIT_ERROR
-    return 0
+    if report.ok and exit_code is None:
+        return 0
+    stopped = f" ({report.stopped})" if report.stopped else ""
+    echo_err(
+        f"error: apply to {report.target} did not complete{stopped}: {report.summary.line()}; "
+        "run apply again to finish"
+    )
+    return exit_code if exit_code is not None else EXIT_ERROR
 
 
 def _http_settings(settings: ApplySettings, options: _Options) -> HttpSettings:

@@ -1,0 +1,42 @@
+"""The import docs' examples stay true: their reconciler.yaml snippets are valid config."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import Config
+from reconciler.yamlio import load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+_BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
+
+
+def _import_docs() -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section:import -->")[1].split("<!-- /section:import -->")[0]
+    guide = (ROOT / "docs" / "import.md").read_text(encoding="utf-8")
+    return [
+        (f"{name} block {i}", block)
+        for name, text in (("README", section), ("docs/import.md", guide))
+        for i, block in enumerate(_BLOCK.findall(text))
+    ]
+
+
+BLOCKS = _import_docs()
+
+
+def test_the_docs_have_examples() -> None:
+    assert sum("siro:" in b for _, b in BLOCKS) >= 2
+    assert sum("schedule" in b for _, b in BLOCKS) >= 2
+
+
+@pytest.mark.parametrize(("name", "block"), BLOCKS, ids=[n for n, _ in BLOCKS])
+def test_every_yaml_block_parses_and_config_blocks_validate(name: str, block: str) -> None:
+    data = load_yaml(block.encode(), name, what="examples").data
+    assert isinstance(data, dict)
+    if "siro" in data:
+        config = Config.model_validate(data)
+        assert config.siro is not None and config.siro.metrics

@@ -1,0 +1,181 @@
+"""Safe YAML loading with places: what the loader refuses, and how errors find their node."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reconciler.config import Config
+from reconciler.errors import SpecError
+from reconciler.yamlio import (
+    allowed_keys,
+    c_parser_in_use,
+    describe_node,
+    did_you_mean,
+    format_path,
+    load_yaml,
+    node_parent,
+    validation_issues,
+)
+from reconciler.yamlio.loader import _depth_is_bounded, _Loader
+
+
+def _issues(data: bytes) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        load_yaml(data, "f.yaml")
+    return [str(i) for i in caught.value.issues]
+
+
+def test_the_c_parser_is_in_use() -> None:
+    # Without ruamel.yaml.clib the safe loader silently falls back to pure Python (5x slower).
+    assert c_parser_in_use()
+    assert "_ruamel_yaml" in _Loader.__mro__[1].__module__
+
+
+def test_values_match_the_safe_loader() -> None:
+    doc = load_yaml(b"a: 1\nb: [x, 2.5, true, null, 2024-01-01]\nc: '7'\n", "f.yaml")
+    assert doc.data == {
+        "a": 1,
+        "b": ["x", 2.5, True, None, datetime.date(2024, 1, 1)],
+        "c": "7",
+    }
+
+
+def test_yaml_1_2_booleans_only() -> None:
+    # YAML 1.2: yes/no/on/off are strings, so "verdict: no" is a typo report, not False.
+    assert load_yaml(b"a: yes\nb: off\n", "f.yaml").data == {"a": "yes", "b": "off"}
+
+
+def test_empty_document_is_none() -> None:
+    assert load_yaml(b"", "f.yaml").data is None
+    assert load_yaml(b"# only a comment\n", "f.yaml").data is None
+
+
+def test_invalid_utf8_gets_line_and_column_after_multibyte_text() -> None:
+    assert _issues("a: café\nb: €".encode() + b"\xff\n") == [
+        "f.yaml:2:5: invalid UTF-8 (byte 0xff); save as UTF-8"
+    ]
+
+
+def test_control_characters_get_line_and_column() -> None:
+    assert _issues(b"a: 1\nb: x\x07y\n") == [
+        "f.yaml:2:5: control character U+0007 is not allowed in YAML; remove it"
+    ]
+
+
+def test_duplicate_keys_name_the_first_place() -> None:
+    assert _issues(b"a: 1\nb:\n  c: 1\n  c: 2\n") == [
+        "f.yaml:4:3: duplicate key 'c' (first defined at f.yaml:3:3)"
+    ]
+
+
+def test_keys_of_different_types_are_not_duplicates() -> None:
+    doc = load_yaml(b"1: a\n'1': b\n1.5: c\n", "f.yaml")
+    assert doc.data == {1: "a", "1": "b", 1.5: "c"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"~: 1\n", "empty (null) mapping key is not allowed"),
+        (b"? [a]\n: 1\n", "mapping keys must be plain strings"),
+        (b"a: !!set {x}\n", "tag !!set is not allowed"),
+        (b"a: !custom 1\n", "tag !custom is not allowed"),
+        (b"a: !!binary aGk=\n", "tag !!binary is not allowed"),
+        (b"a:\n  <<: {b: 1}\n", "merge keys (<<) are not allowed"),
+        (b"a: &x 1\nb: *x\n", "anchors and aliases are not allowed"),
+    ],
+)
+def test_refused_constructs(data: bytes, message: str) -> None:
+    assert any(message in issue for issue in _issues(data))
+
+
+def test_all_problems_of_a_file_are_collected() -> None:
+    assert len(_issues(b"a: !x 1\nb: !y 2\nb: 3\n")) == 3
+
+
+def test_size_cap() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_yaml(b"a: 1\n", "f.yaml", max_bytes=4)
+    assert "file is 5 bytes; the limit is 4 bytes" in str(caught.value)
+
+
+def test_depth_prescan_vouches_for_ordinary_files_only() -> None:
+    ordinary = b"conversations:\n  x:\n    - {externalId: a, label: b, score: 1}\n" * 50
+    assert _depth_is_bounded(ordinary)
+    assert not _depth_is_bounded(b"[" * 301)
+    assert not _depth_is_bounded(b"a:" + b" " * 300 + b"b\n")
+    assert not _depth_is_bounded(b"- " * 50)
+
+
+def test_exact_nesting_limit_applies_on_the_fast_path_too() -> None:
+    data = b"a: " + b"[" * 33 + b"]" * 33 + b"\n"
+    assert _depth_is_bounded(data)
+    assert any("nesting deeper than 32 levels" in i for i in _issues(data))
+    assert load_yaml(b"a: " + b"[" * 30 + b"]" * 30 + b"\n", "f.yaml").data is not None
+
+
+def test_syntax_errors_are_located() -> None:
+    assert _issues(b"a: [1, 2\nb: 3\n")[0].startswith("f.yaml:2:2: not valid YAML")
+
+
+def test_locate_walks_to_the_deepest_existing_node() -> None:
+    doc = load_yaml(b"top:\n  items:\n    - {x: 1}\n    - {x: 2, y: 3}\n", "f.yaml")
+    location, found = doc.locate(("top", "items", 1, "y"))
+    assert (str(location), found) == ("f.yaml:4:17", ("top", "items", 1, "y"))
+    location, found = doc.locate(("top", "items", 1, "missing"))
+    assert (str(location), found) == ("f.yaml:4:7", ("top", "items", 1))
+    location, found = doc.locate(("top", "items", "[key]"))
+    assert str(location) == "f.yaml:2:3"
+    assert str(doc.key_location(("top", "items", 1, "y"))) == "f.yaml:4:14"
+
+
+def test_node_descriptions_are_short_and_safe() -> None:
+    doc = load_yaml(b"a: x\nb: [1]\nc: {}\nd: 2024-01-01\ne: " + b"z" * 100 + b"\nf:\n", "f")
+    described = [describe_node(node_parent(doc.root, (key,))) for key in "abcdef"]
+    assert described == [
+        "'x'",
+        "a list",
+        "a mapping",
+        "the date 2024-01-01",
+        "a string of 100 characters",
+        "an empty value (null)",
+    ]
+
+
+def test_paths_read_like_the_document() -> None:
+    assert format_path(("conversations", "abc", 2, "score")) == "conversations.abc[2].score"
+    assert format_path(("labels", "Compliance Check", "kind")) == 'labels["Compliance Check"].kind'
+
+
+def test_did_you_mean_is_case_insensitive_and_only_for_close_words() -> None:
+    assert did_you_mean("externalid", ["externalId", "label"]) == "externalId"
+    assert did_you_mean("zzz", ["externalId", "label"]) is None
+
+
+def test_allowed_keys_follow_aliases_through_containers() -> None:
+    assert allowed_keys(Config, ("targets", "prod")) == ["url", "emulator", "tokenEnv", "tokenFile"]
+    keys = allowed_keys(Config, ("siro", "metrics", 0, "verdict"))
+    assert keys == ["from", "op", "threshold"]
+    assert allowed_keys(Config, ("specs", 0)) is None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int
+    name: str
+
+
+def test_validation_issues_without_explain_use_pydantic_messages() -> None:
+    doc = load_yaml(b"count: many\nnmae: x\n", "f.yaml")
+    with pytest.raises(ValidationError) as caught:
+        _Strict.model_validate(doc.data)
+    issues = [str(i) for i in validation_issues(doc, caught.value, _Strict)]
+    assert issues == [
+        "f.yaml:1:1: missing required key 'name'",
+        "f.yaml:1:8: count: got 'many'; Input should be a valid integer, unable to parse string "
+        "as an integer",
+        "f.yaml:2:1: nmae: unknown key 'nmae'; did you mean 'name'? Allowed keys: count, name",
+    ]

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from reconciler.config import SiroMetricMapping, SiroSettings, VerdictRule
+from reconciler.config import ScoreSource, SiroMetricMapping, SiroSettings, VerdictRule
 from reconciler.model import MetricRecord, Verdict
 
 __all__ = [
@@ -158,7 +158,7 @@ def _ambiguous(
 
 
 def _record(recording_id: str, mapping: SiroMetricMapping, value: SiroValue) -> MetricRecord:
-    score = _score(mapping, value) if mapping.score is not None else None
+    score = _score(mapping.score, value) if mapping.score is not None else None
     verdict = _verdict(mapping.verdict, value) if mapping.verdict is not None else None
     note = _note(mapping.note, recording_id, value) if mapping.note is not None else None
     try:
@@ -191,8 +191,7 @@ def _number(value: SiroValue, source: str) -> float:
     return number
 
 
-def _score(mapping: SiroMetricMapping, value: SiroValue) -> int | float:
-    source = mapping.score or "passRate"
+def _score(source: ScoreSource, value: SiroValue) -> int | float:
     number = _number(value, source)
     if not 0 <= number <= 100:
         unit = f" ({value.unit})" if value.unit and source == "value" else ""

@@ -27,6 +27,7 @@ from reconciler.spec import discover_spec_files, load_spec_sources
 __all__ = [
     "ImportReport",
     "ImportRun",
+    "existing_spec_paths",
     "finish_import",
     "outside_spec_paths",
     "shown",
@@ -66,6 +67,11 @@ def outside_spec_paths(loaded: LoadedConfig, folder: Path) -> bool:
     return True
 
 
+def existing_spec_paths(loaded: LoadedConfig) -> list[Path]:
+    """The configured spec paths that exist: an import may create the first spec folder."""
+    return [p for p in loaded.spec_paths() if p.exists()]
+
+
 def write_generated(
     loaded: LoadedConfig, files: Sequence[GeneratedFile], marker: str
 ) -> WriteOutcome:
@@ -82,7 +88,7 @@ def validate_with_specs(loaded: LoadedConfig, files: Sequence[GeneratedFile]) ->
     catalog lacks, a record colliding with a hand-written one) points at the real place.
     """
     sources: dict[str, bytes] = {}
-    for path in discover_spec_files(loaded.spec_paths()):
+    for path in discover_spec_files(existing_spec_paths(loaded)):
         try:
             sources[shown(path, loaded.root)] = path.read_bytes()
         except OSError as exc:

@@ -23,7 +23,12 @@ from reconciler.importer.specfile import (
     render_spec,
     yaml_string,
 )
-from reconciler.importer.writing import ImportReport, ImportRun, finish_import
+from reconciler.importer.writing import (
+    ImportReport,
+    ImportRun,
+    existing_spec_paths,
+    finish_import,
+)
 from reconciler.model import DeclaredRecord, MetricRecord, RemoteRecord
 from reconciler.spec import discover_spec_files, load_specs
 from reconciler.zelto import ZeltoClient
@@ -138,7 +143,8 @@ def _declared_elsewhere(
     loaded: LoadedConfig, ours: set[Path]
 ) -> Mapping[str, tuple[DeclaredRecord, ...]]:
     """What the other spec files declare (they must be valid: an import builds on them)."""
-    files = [p for p in discover_spec_files(loaded.spec_paths()) if p.resolve() not in ours]
+    found = discover_spec_files(existing_spec_paths(loaded))
+    files = [p for p in found if p.resolve() not in ours]
     return load_specs(files, root=loaded.root).conversations
 
 

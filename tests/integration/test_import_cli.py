@@ -479,3 +479,15 @@ def test_zelto_import_then_plan_shows_only_adoptions(repo: Repo) -> None:
     assert "0 created, 1 updated" in again.stdout
     assert "# adopt:" not in repo.generated("specs/imported/zelto")[f"{CONV1}.yaml"].decode()
     _nothing_to_apply(repo)
+
+
+def test_first_import_creates_the_spec_folder(repo: Repo) -> None:
+    (repo.root / "specs").rmdir()
+    repo.add_recording("rec_1", GOOD_VALUES)
+    repo.add_recording("rec_2", GOOD_VALUES)
+    result = repo.import_siro()
+    assert result.exit_code == 0, result.output
+    assert len(repo.generated()) == 2
+    repo.emulator.store.put_metric(CONV3, label="Tone", verdict="pass", source="app")
+    assert repo.run("import", "zelto", CONV3).exit_code == 0
+    assert repo.run("validate").exit_code == 0

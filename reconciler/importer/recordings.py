@@ -38,11 +38,13 @@ def load_recordings(
     ``shown_as`` is the file's name in messages (relative to the config); ``config_file`` names
     reconciler.yaml for inline entries.
     """
-    rows = [
-        _Row(rec, str(conv).lower(), Location(config_file or "reconciler.yaml"))
-        for rec, conv in inline.items()
+    inline_at = Location(config_file or "reconciler.yaml")
+    rows = [_Row(rec, str(conv).lower(), inline_at) for rec, conv in inline.items()]
+    issues = [
+        issue
+        for row in rows
+        if (issue := _check_pair(row.recording, row.conversation, inline_at, inline_at)) is not None
     ]
-    issues: list[Issue] = []
     if file is not None:
         name = shown_as or str(file)
         data = _read(file, name)

@@ -100,3 +100,9 @@ def test_yaml_top_level_must_be_a_mapping(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert issues_of({}, tmp_path / "nope.csv") == ["nope.csv: recordings file not found"]
+
+
+def test_inline_recording_ids_are_checked_too() -> None:
+    assert issues_of({"rec\n1": UUID(CONV)}, None) == [
+        "cfg.yaml: recordingId: recordingId 'rec\\n1' contains control characters"
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.config import SiroSettings
 from reconciler.importer.siro_records import SiroValue, records_for_recording
@@ -12,7 +14,7 @@ from reconciler.importer.siro_records import SiroValue, records_for_recording
 CONV = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 
-def settings(*metrics: dict[str, Any]) -> SiroSettings:
+def settings_of(*metrics: dict[str, Any]) -> SiroSettings:
     return SiroSettings.model_validate(
         {
             "organizationId": "org_1",
@@ -35,7 +37,7 @@ def value(metric_type: str = "INTERACTIVITY_SCORE", **kw: Any) -> SiroValue:
 
 
 def test_score_from_pass_rate_and_verdict_by_threshold() -> None:
-    s = settings(
+    s = settings_of(
         {
             "metricType": "INTERACTIVITY_SCORE",
             "label": "Interactivity",
@@ -65,7 +67,7 @@ def test_score_from_pass_rate_and_verdict_by_threshold() -> None:
     ],
 )
 def test_verdict_operators(op: str, number: float, expected: str) -> None:
-    s = settings(
+    s = settings_of(
         {
             "metricType": "REP_CONTROL",
             "label": "Control",
@@ -78,7 +80,7 @@ def test_verdict_operators(op: str, number: float, expected: str) -> None:
 
 
 def test_integral_value_is_written_as_int() -> None:
-    s = settings({"metricType": "REP_CONTROL", "label": "Control", "score": "value"})
+    s = settings_of({"metricType": "REP_CONTROL", "label": "Control", "score": "value"})
     out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", value=92.0)], s)
     assert out.records[0].score == 92
     assert isinstance(out.records[0].score, int)
@@ -86,7 +88,7 @@ def test_integral_value_is_written_as_int() -> None:
 
 @pytest.mark.parametrize("number", [100.5, -1.0, 1800.0])
 def test_score_from_value_outside_0_100_is_an_error(number: float) -> None:
-    s = settings({"metricType": "CONVERSATION_TIME", "label": "Talk time", "score": "value"})
+    s = settings_of({"metricType": "CONVERSATION_TIME", "label": "Talk time", "score": "value"})
     out = records_for_recording(
         "rec_1", CONV, [value("CONVERSATION_TIME", value=number, pass_rate=50.0)], s
     )
@@ -99,14 +101,14 @@ def test_score_from_value_outside_0_100_is_an_error(number: float) -> None:
 
 @pytest.mark.parametrize("source", ["passRate", "value"])
 def test_missing_number_is_an_error(source: str) -> None:
-    s = settings({"metricType": "REP_CONTROL", "label": "Control", "score": source})
+    s = settings_of({"metricType": "REP_CONTROL", "label": "Control", "score": source})
     out = records_for_recording("rec_1", CONV, [value("REP_CONTROL")], s)
     assert not out.ok and not out.records
     assert f"Siro sent no {source}" in str(out.problems[0])
 
 
 def test_missing_number_for_verdict_is_an_error() -> None:
-    s = settings(
+    s = settings_of(
         {
             "metricType": "REP_CONTROL",
             "label": "C",
@@ -119,7 +121,7 @@ def test_missing_number_for_verdict_is_an_error() -> None:
 
 
 def test_note_placeholder_without_number_is_an_error() -> None:
-    s = settings(
+    s = settings_of(
         {"metricType": "REP_CONTROL", "label": "C", "score": "passRate", "note": "raw {value}"}
     )
     out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", pass_rate=10.0)], s)
@@ -128,7 +130,7 @@ def test_note_placeholder_without_number_is_an_error() -> None:
 
 
 def test_note_with_bad_format_spec_is_an_error_not_a_crash() -> None:
-    s = settings(
+    s = settings_of(
         {"metricType": "REP_CONTROL", "label": "C", "score": "passRate", "note": "{name:.1f}"}
     )
     out = records_for_recording("rec_1", CONV, [value("REP_CONTROL", pass_rate=10.0)], s)
@@ -137,7 +139,7 @@ def test_note_with_bad_format_spec_is_an_error_not_a_crash() -> None:
 
 
 def test_too_long_note_is_an_error() -> None:
-    s = settings(
+    s = settings_of(
         {"metricType": "REP_CONTROL", "label": "C", "score": "passRate", "note": "{description}"}
     )
     v = value("REP_CONTROL", pass_rate=10.0, description="x" * 5001)
@@ -147,7 +149,7 @@ def test_too_long_note_is_an_error() -> None:
 
 
 def test_unmapped_metrics_are_listed_not_recorded() -> None:
-    s = settings({"metricType": "REP_CONTROL", "label": "C", "score": "passRate"})
+    s = settings_of({"metricType": "REP_CONTROL", "label": "C", "score": "passRate"})
     values = [value("REP_CONTROL", pass_rate=10.0), value("NEW_FUTURE_TYPE", pass_rate=1.0)]
     out = records_for_recording("rec_1", CONV, values, s)
     assert out.ok
@@ -157,7 +159,7 @@ def test_unmapped_metrics_are_listed_not_recorded() -> None:
 
 
 def test_ai_metrics_map_by_name_with_name_in_external_id() -> None:
-    s = settings(
+    s = settings_of(
         {"name": "Objection handling", "label": "Objections", "score": "passRate"},
         {
             "name": "Next steps",
@@ -179,7 +181,7 @@ def test_ai_metrics_map_by_name_with_name_in_external_id() -> None:
 
 
 def test_metric_type_mapping_that_matches_repeated_ai_metrics_is_an_error() -> None:
-    s = settings({"metricType": "AI_METRIC", "label": "AI", "score": "passRate"})
+    s = settings_of({"metricType": "AI_METRIC", "label": "AI", "score": "passRate"})
     values = [
         value("AI_METRIC", name="One", id="a", pass_rate=70.0),
         value("AI_METRIC", name="Two", id="b", pass_rate=40.0),
@@ -190,7 +192,7 @@ def test_metric_type_mapping_that_matches_repeated_ai_metrics_is_an_error() -> N
 
 
 def test_name_mapping_wins_over_metric_type_mapping() -> None:
-    s = settings(
+    s = settings_of(
         {"metricType": "AI_METRIC", "label": "Generic", "score": "passRate"},
         {"name": "Special", "label": "Special", "score": "passRate"},
     )
@@ -200,7 +202,7 @@ def test_name_mapping_wins_over_metric_type_mapping() -> None:
 
 
 def test_output_does_not_depend_on_input_order() -> None:
-    s = settings(
+    s = settings_of(
         {"metricType": "REP_CONTROL", "label": "B", "score": "passRate"},
         {"metricType": "INTERACTIVITY_SCORE", "label": "A", "score": "passRate"},
     )
@@ -209,3 +211,32 @@ def test_output_does_not_depend_on_input_order() -> None:
     two = records_for_recording("rec_1", CONV, list(reversed(values)), s)
     assert one == two
     assert [r.label for r in one.records] == ["A", "B"]
+
+
+numbers = st.none() | st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value_=numbers, pass_rate=numbers, threshold=st.integers(-10, 110))
+def test_every_value_becomes_a_valid_record_or_a_named_error(
+    value_: float | None, pass_rate: float | None, threshold: int
+) -> None:
+    s = settings_of(
+        {"metricType": "REP_CONTROL", "label": "By value", "score": "value"},
+        {
+            "metricType": "INTERACTIVITY_SCORE",
+            "label": "By pass rate",
+            "score": "passRate",
+            "verdict": {"from": "value", "op": ">=", "threshold": threshold},
+        },
+    )
+    values = [
+        value("REP_CONTROL", value=value_, pass_rate=pass_rate),
+        value("INTERACTIVITY_SCORE", value=value_, pass_rate=pass_rate),
+    ]
+    out = records_for_recording("rec_1", CONV, values, s)
+    assert len(out.records) + len(out.problems) == 2
+    for record in out.records:
+        assert record.score is not None and 0 <= record.score <= 100
+    for problem in out.problems:
+        assert problem.severity == "error" and problem.recording_id == "rec_1" and problem.metric

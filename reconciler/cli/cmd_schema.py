@@ -17,6 +17,7 @@ import click
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
 from reconciler.config import config_json_schema, load_config
 from reconciler.errors import ConfigError
+from reconciler.plan import plan_json_schema
 from reconciler.spec import spec_json_schema
 
 __all__ = ["SCHEMAS", "render_schema", "schema"]
@@ -25,6 +26,7 @@ __all__ = ["SCHEMAS", "render_schema", "schema"]
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "spec.schema.json": spec_json_schema,
     "config.schema.json": config_json_schema,
+    "plan.schema.json": plan_json_schema,
 }
 
 

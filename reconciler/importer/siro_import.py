@@ -166,7 +166,7 @@ def _api_problem(recording_id: str, error: ApiError) -> Problem:
             "error",
             recording_id,
             "Siro does not know this recording (404): check the recording id in the mapping, "
-            "siro.organizationId and the token's user",
+            "siro.organizationId, the Siro URL and the token's user",
         )
     text = str(error)
     # The client names the recording in most messages; name it once, always.

@@ -1,0 +1,218 @@
+"""How fast does apply write? (issue 6)
+
+Runs the emulator in a separate process (client and server share no interpreter) with injected
+latency, seeds it with empty conversations, and applies a plan of N creates (4 per conversation)
+through the real applier (``Applier`` over ``ZeltoClient`` over ``HttpSession``, the transport
+http.py chose), at each concurrency, without faults and with injected 503s. Each run writes new
+values (the score changes), so every POST really replaces a record.
+
+For each run it prints the write phase's wall time, POSTs/s, the floor (writes × latency ÷
+concurrency: what perfect pipelining would take), the ratio to it, client CPU (process time ÷ wall
+time; 100 % means the client itself is the limit), the read-back phase's time, and the speed-up
+over the naive baseline (one request at a time). The baseline runs on a slice (``--naive-writes``)
+and is extrapolated to N linearly, which is exact for a sequential client at fixed latency; the
+table says so.
+
+    .venv/bin/python bench/bench_apply.py [--writes 20000] [--latency-ms 20] [--naive-writes 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.applier import Applier, ApplyReport, RecordResult
+from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
+from reconciler.emulator.store import Store
+from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.model import fingerprint
+from reconciler.plan import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.zelto import ZeltoClient
+
+PER_CONVERSATION = 4
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    concurrency: int
+    writes: int
+    attempts: int
+    write_wall: float
+    write_cpu: float
+    server_cpu: float
+    verify_wall: float
+    extrapolated_from: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.writes / self.write_wall
+
+
+def make_plan(conversation_ids: list[str], writes: int, score: int) -> Plan:
+    """``writes`` creates, 4 per conversation, as the planner would produce them."""
+    empty = fingerprint([])
+    conversations = []
+    for index, cid in enumerate(conversation_ids[: -(-writes // PER_CONVERSATION)]):
+        count = min(PER_CONVERSATION, writes - index * PER_CONVERSATION)
+        changes = tuple(
+            Change(
+                action=Action.CREATE,
+                label=f"Label {n}",
+                external_id=f"qa-{n}",
+                after=RecordFields(label=f"Label {n}", external_id=f"qa-{n}", score=score),
+            )
+            for n in range(count)
+        )
+        conversations.append(ConversationPlan(id=cid, fingerprint=empty, changes=changes))
+    return Plan.build(target="bench", spec_digest="sha256:bench", conversations=conversations)
+
+
+async def _apply(
+    emulator: RunningEmulator, plan: Plan, concurrency: int
+) -> tuple[ApplyReport, float, float]:
+    """The report, and the wall and CPU time at which the last write finished."""
+    endpoint = Endpoint(url=emulator.url, token=Secret(emulator.zelto_api_key), name="bench")
+    settings = HttpSettings(concurrency=concurrency, max_attempts=10)
+    total = len(plan.writes())
+    done = 0
+    marks = [0.0, 0.0]
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+
+    def on_result(result: RecordResult) -> None:
+        nonlocal done
+        done += 1
+        if done == total:
+            marks[:] = [time.perf_counter() - wall0, time.process_time() - cpu0]
+
+    async with HttpSession(endpoint, settings) as session:
+        applier = Applier(ZeltoClient(session), check_fresh=False, on_result=on_result)
+        report = await applier.run(plan)
+    return report, marks[0], marks[1]
+
+
+def server_cpu_seconds() -> float:
+    """CPU time of the emulator process (Linux /proc), to show which side is the limit."""
+    total = 0.0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measure(
+    emulator: RunningEmulator,
+    name: str,
+    plan: Plan,
+    concurrency: int,
+    faults: Faults,
+    *,
+    extrapolate_to: int | None = None,
+) -> Row:
+    emulator.set_faults(faults)
+    wall0, server0 = time.perf_counter(), server_cpu_seconds()
+    report, write_wall, write_cpu = asyncio.run(_apply(emulator, plan, concurrency))
+    total_wall = time.perf_counter() - wall0
+    server = (server_cpu_seconds() - server0) / total_wall
+    if not report.ok:
+        raise SystemExit(f"{name}: the apply did not converge: {report.summary.line()}")
+    writes = report.summary.planned
+    scale = (extrapolate_to / writes) if extrapolate_to else 1.0
+    return Row(
+        name=name,
+        concurrency=concurrency,
+        writes=round(writes * scale),
+        attempts=round(report.requests.attempts * scale),
+        write_wall=write_wall * scale,
+        write_cpu=write_cpu / write_wall,
+        server_cpu=server,
+        verify_wall=(total_wall - write_wall) * scale,
+        extrapolated_from=writes if extrapolate_to else None,
+    )
+
+
+def seed(path: Path, conversations: int) -> list[str]:
+    store = Store(path)
+    try:
+        return [store.add_conversation() for _ in range(conversations)]
+    finally:
+        store.close()
+
+
+def print_table(rows: list[Row], latency: float) -> None:
+    naive = rows[0].write_wall
+    header = (
+        f"{'run':<30} {'conc':>4} {'writes':>6} {'attempts':>8} {'wall s':>7} {'POST/s':>7} "
+        f"{'floor s':>7} {'x floor':>7} {'CPU':>5} {'server':>6} {'verify s':>8} {'vs naive':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        floor = row.writes * latency / row.concurrency
+        print(
+            f"{row.name:<30} {row.concurrency:>4} {row.writes:>6} {row.attempts:>8} "
+            f"{row.write_wall:>7.1f} {row.rate:>7.0f} {floor:>7.1f} "
+            f"{row.write_wall / floor:>7.2f} {row.write_cpu:>5.0%} {row.server_cpu:>6.0%} "
+            f"{row.verify_wall:>8.1f} "
+            f"{naive / row.write_wall:>7.1f}x"
+        )
+    for row in rows:
+        if row.extrapolated_from:
+            print(
+                f"* {row.name}: measured on {row.extrapolated_from} writes, times scaled "
+                f"linearly to {row.writes}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--writes", type=int, default=20_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--naive-writes", type=int, default=250)
+    parser.add_argument("--error-rate", type=float, default=0.10, help="injected 503s")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
+    args = parser.parse_args()
+    latency = args.latency_ms / 1000.0
+    clean = Faults(latency_ms=args.latency_ms)
+    flaky = Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.sqlite"
+        ids = seed(db, -(-args.writes // PER_CONVERSATION))
+        emulator = start_in_process(EmulatorConfig(db_path=db))
+        try:
+            score = iter(range(100))
+            measure(emulator, "warm-up", make_plan(ids, 500, next(score)), 16, Faults())
+            rows = [
+                measure(
+                    emulator,
+                    "naive: one at a time*",
+                    make_plan(ids, args.naive_writes, next(score)),
+                    1,
+                    clean,
+                    extrapolate_to=args.writes,
+                )
+            ]
+            for concurrency in args.concurrency:
+                for label, faults in (("clean", clean), (f"{args.error_rate:.0%} 503s", flaky)):
+                    plan = make_plan(ids, args.writes, next(score))
+                    rows.append(measure(emulator, f"apply, {label}", plan, concurrency, faults))
+        finally:
+            emulator.stop()
+    print(
+        f"apply: {args.writes} creates over {len(ids)} conversations, emulator in another "
+        f"process, {args.latency_ms:g} ms latency; 'wall s' = write phase, 'verify s' = read-back"
+    )
+    print_table(rows, latency)
+
+
+if __name__ == "__main__":
+    main()

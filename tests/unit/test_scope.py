@@ -10,12 +10,13 @@ import pytest
 
 from reconciler.errors import Location, ReconcilerError
 from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, MetricRecord
-from reconciler.plan import Action, Plan
+from reconciler.plan import Action, Change, ConversationPlan, Plan
 from reconciler.scope import (
     OFFLINE_TARGET,
     RemovedRecord,
     Shard,
     differing_conversations,
+    mark_removed,
     offline_plan,
     parse_shard,
     removed_records,
@@ -218,3 +219,22 @@ def test_offline_plan_shows_a_per_agent_catalog_metric() -> None:
     created = plan.conversations[0].changes[0]
     assert created.after is not None
     assert created.after.metric_id == f"per agent: {agent}→{METRIC_A}"
+
+
+def test_mark_removed_turns_a_dropped_record_into_an_orphan_with_the_reason() -> None:
+    unmanaged = Change(action=Action.UNMANAGED, label="Tone", external_id="qa-4")
+    theirs = Change(action=Action.UNMANAGED, label="Other", external_id="theirs")
+    plan = Plan.build(
+        target="t",
+        spec_digest="sha256:x",
+        conversations=[ConversationPlan(id=C3, changes=(unmanaged, theirs))],
+    )
+    removed = removed_records(BEFORE, AFTER)
+    marked = mark_removed(plan, removed, ref="origin/main")
+    changes = {c.external_id: c for c in marked.conversations[0].changes}
+    assert changes["qa-4"].action is Action.ORPHAN
+    assert changes["qa-4"].source == "specs/qa.yaml:12:7"
+    assert "removed from specs since origin/main" in (changes["qa-4"].message or "")
+    assert changes["theirs"] == theirs  # never ours: left alone
+    assert (marked.summary.orphan, marked.summary.unmanaged) == (1, 1)
+    assert mark_removed(plan, (), ref="x") is plan

@@ -9,12 +9,19 @@ never guess more than the server said.
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 import aiohttp
 import httpx
 
-__all__ = ["MAX_MESSAGE", "describe_transport_error", "server_message", "status_text"]
+__all__ = [
+    "MAX_MESSAGE",
+    "describe_transport_error",
+    "is_certificate_error",
+    "server_message",
+    "status_text",
+]
 
 #: Longest server message shown; a server may answer an error with a whole HTML page.
 MAX_MESSAGE = 300
@@ -91,17 +98,28 @@ def server_message(response: httpx.Response) -> str:
     return _truncate(json.dumps(body, ensure_ascii=False))
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from, outermost first (bounded: chains can loop)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 6:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def is_certificate_error(exc: BaseException) -> bool:
+    """A TLS certificate the client refuses: retrying cannot help, and the user must know."""
+    return any(
+        isinstance(e, ssl.SSLCertVerificationError | aiohttp.ClientConnectorCertificateError)
+        for e in _causes(exc)
+    )
+
+
 def _aiohttp_cause(exc: BaseException) -> BaseException | None:
     """httpx-aiohttp maps aiohttp errors coarsely (a dropped connection becomes ConnectTimeout);
     the original, kept as ``__cause__``, says what really happened."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        if isinstance(current, aiohttp.ClientError):
-            return current
-        current = current.__cause__
-        seen += 1
-    return None
+    return next((e for e in _causes(exc) if isinstance(e, aiohttp.ClientError)), None)
 
 
 def _describe_aiohttp(exc: BaseException, timeout: float) -> str:
@@ -116,6 +134,8 @@ def _describe_aiohttp(exc: BaseException, timeout: float) -> str:
 
 def describe_transport_error(exc: BaseException, timeout: float) -> str:
     """A short phrase for a failure below HTTP: what the user can act on, no traceback."""
+    if is_certificate_error(exc):
+        return "TLS certificate verification failed (the server's certificate is not trusted)"
     cause = _aiohttp_cause(exc)
     if cause is not None:
         return _describe_aiohttp(cause, timeout)

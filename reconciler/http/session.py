@@ -31,7 +31,12 @@ from httpx_aiohttp import AiohttpTransport
 
 from reconciler import __version__
 from reconciler.errors import ApiError, AuthError
-from reconciler.http.messages import describe_transport_error, server_message, status_text
+from reconciler.http.messages import (
+    describe_transport_error,
+    is_certificate_error,
+    server_message,
+    status_text,
+)
 from reconciler.http.policy import (
     BEARER,
     TRANSIENT_STATUSES,
@@ -200,7 +205,7 @@ class HttpSession:
                 response = await self._launch(method, path, json=json, params=params)
             except _TRANSIENT_EXCEPTIONS as exc:
                 outcome = describe_transport_error(exc, self.settings.timeout_seconds)
-                delay = self._retry_delay(attempt, None)
+                delay = None if is_certificate_error(exc) else self._retry_delay(attempt, None)
                 self._report(ctx, name, attempt, outcome, delay)
                 if delay is None:
                     raise self._give_up(name, ctx, outcome, attempt, None) from exc

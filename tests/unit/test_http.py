@@ -4,11 +4,18 @@ over real HTTP against the emulator."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import pickle
 import random
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -432,3 +439,59 @@ def test_a_cancelled_caller_does_not_tear_its_post_in_half(emulator: Any) -> Non
 
     asyncio.run(run())
     assert [m["label"] for m in emulator.store.list_metrics(cid)] == ["Tone"]
+
+
+@pytest.fixture
+def untrusted_tls_url(tmp_path: Path) -> Iterator[str]:
+    """A real TLS server on loopback whose self-signed certificate no client trusts."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(2)
+                context.wrap_socket(conn, server_side=True).close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    stopping.set()
+    thread.join()
+    listener.close()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_an_untrusted_certificate_is_refused_without_retrying(
+    untrusted_tls_url: str, transport: str
+) -> None:
+    endpoint = Endpoint(url=untrusted_tls_url, token=Secret(TOKEN), name="staging")
+    settings = HttpSettings(max_attempts=4, transport=transport)  # type: ignore[arg-type]
+
+    async def run() -> ApiError:
+        async with HttpSession(endpoint, settings) as session:
+            with pytest.raises(ApiError) as caught:
+                await session.request("GET", "/v1/agents")
+            assert session.stats.attempts == 1
+            return caught.value
+
+    error = asyncio.run(run())
+    assert "TLS certificate verification failed" in str(error)
+    assert "(target staging)" in str(error) and TOKEN not in str(error)

@@ -1,0 +1,196 @@
+"""How fast does plan read the current state? (issue 5)
+
+Seeds the emulator with N conversations × 4 records (default 5,000 × 4), runs it in a separate
+process with injected latency (20 ms), and writes spec files that declare exactly those records
+(so the plan is all no-ops and every byte of work is reading and comparing). Then it measures:
+
+- the reading phase (``ZeltoClient.read_many``: one GET per conversation, what ``plan`` runs) at
+  the default plan concurrency (``PlanSettings``), at 32 and at 64, and the naive baseline (one
+  request at a time) on the same conversations;
+- the whole ``reconciler plan`` command (a subprocess: interpreter start, config, loading and
+  validating the specs, reading, planning, rendering) at the default concurrency.
+
+For each it prints wall time, requests/s, the floor (conversations × latency ÷ concurrency: what
+perfect pipelining would take), the ratio to it, client CPU and server CPU (process time ÷ wall
+time; 100 % means that side is the limit). Goal (issue 5): reading within 1.5× of the floor at
+concurrency 32.
+
+    .venv/bin/python bench/bench_plan.py [--conversations 5000] [--latency-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.config import PlanSettings
+from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
+from reconciler.emulator.store import Store
+from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.zelto import ZeltoClient
+
+PER_CONVERSATION = 4
+PER_FILE = 100
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    concurrency: int
+    conversations: int
+    wall: float
+    client_cpu: float
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.conversations / self.wall
+
+
+def seed(db: Path, specs: Path, count: int) -> list[str]:
+    """N conversations with 4 records each, and spec files declaring exactly those records."""
+    store = Store(db)
+    ids: list[str] = []
+    try:
+        for n in range(count):
+            cid = store.add_conversation()
+            ids.append(cid)
+            for k in range(PER_CONVERSATION):
+                store.put_metric(
+                    cid,
+                    label=f"Label {k}",
+                    verdict="pass" if (n + k) % 3 else "fail",
+                    score=(n * 7 + k) % 101,
+                    externalId=f"qa-{n}-{k}",
+                )
+    finally:
+        store.close()
+    specs.mkdir(parents=True)
+    for start in range(0, count, PER_FILE):
+        lines = ["conversations:"]
+        for n in range(start, min(start + PER_FILE, count)):
+            lines.append(f"  {ids[n]}:")
+            for k in range(PER_CONVERSATION):
+                verdict = "pass" if (n + k) % 3 else "fail"
+                lines += [
+                    f"    - externalId: qa-{n}-{k}",
+                    f"      label: Label {k}",
+                    f"      verdict: {verdict}",
+                    f"      score: {(n * 7 + k) % 101}",
+                ]
+        (specs / f"batch-{start // PER_FILE:04d}.yaml").write_text("\n".join(lines) + "\n")
+    return ids
+
+
+def server_cpu_seconds() -> float:
+    """CPU time of the emulator process (Linux /proc), to show which side is the limit."""
+    total = 0.0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def read_all(emulator: RunningEmulator, ids: list[str], concurrency: int) -> None:
+    endpoint = Endpoint(emulator.url, Secret(emulator.zelto_api_key), "bench")
+    async with HttpSession(endpoint, HttpSettings(concurrency=concurrency)) as session:
+        results = await ZeltoClient(session).read_many(ids)
+    failed = [cid for cid, r in results.items() if not isinstance(r, list)]
+    if failed or any(len(r) != PER_CONVERSATION for r in results.values()):  # type: ignore[arg-type]
+        raise SystemExit(f"benchmark invalid: {len(failed)} conversations failed to read")
+
+
+def measure_reads(emulator: RunningEmulator, name: str, ids: list[str], concurrency: int) -> Row:
+    cpu0, server0, wall0 = time.process_time(), server_cpu_seconds(), time.perf_counter()
+    asyncio.run(read_all(emulator, ids, concurrency))
+    wall = time.perf_counter() - wall0
+    client = (time.process_time() - cpu0) / wall
+    return Row(name, concurrency, len(ids), wall, client, (server_cpu_seconds() - server0) / wall)
+
+
+def measure_command(emulator: RunningEmulator, workdir: Path, count: int) -> Row:
+    """``reconciler plan`` end to end, as a user runs it (loading, reading, planning, output)."""
+    env = {**os.environ, "ZELTO_API_KEY": emulator.zelto_api_key, "NO_COLOR": "1"}
+    env.pop("ZELTO_API_URL", None)
+    command = [sys.executable, "-m", "reconciler", "plan", "--api-url", emulator.url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server0, wall0 = server_cpu_seconds(), time.perf_counter()
+    done = subprocess.run(
+        [*command, "--format", "json", "--detailed-exitcode"],
+        cwd=workdir, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - wall0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"reconciler plan exited {done.returncode}: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    server = (server_cpu_seconds() - server0) / wall
+    concurrency = PlanSettings().concurrency
+    return Row("`reconciler plan` (whole command)", concurrency, count, wall, cpu / wall, server)
+
+
+def print_table(rows: list[Row], latency: float) -> None:
+    naive = next(r for r in rows if r.concurrency == 1)
+    header = (
+        f"{'run':<36} {'in flight':>9} {'wall s':>7} {'req/s':>6} {'floor s':>7} "
+        f"{'x floor':>7} {'client CPU':>10} {'server CPU':>10} {'vs naive':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        floor = row.conversations * latency / row.concurrency
+        print(
+            f"{row.name:<36} {row.concurrency:>9} {row.wall:>7.1f} {row.rate:>6.0f} "
+            f"{floor:>7.1f} {row.wall / floor:>7.2f} {row.client_cpu:>10.0%} "
+            f"{row.server_cpu:>10.0%} {naive.wall / row.wall:>7.1f}x"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=5000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--skip-naive", action="store_true", help="omit the slow baseline")
+    args = parser.parse_args()
+    default = PlanSettings().concurrency
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ids = seed(work / "state.sqlite", work / "specs", args.conversations)
+        (work / "reconciler.yaml").write_text("specs: [specs]\n")
+        config = EmulatorConfig(db_path=work / "state.sqlite")
+        with start_in_process(config) as emulator:
+            asyncio.run(read_all(emulator, ids[:200], 8))  # warm-up: connections, page cache
+            emulator.set_faults(Faults(latency_ms=args.latency_ms))
+            rows = [
+                measure_reads(emulator, f"reading phase, default ({default})", ids, default),
+                measure_reads(emulator, "reading phase", ids, 32),
+                measure_reads(emulator, "reading phase", ids, 64),
+            ]
+            if not args.skip_naive:
+                rows.append(measure_reads(emulator, "naive: one request at a time", ids, 1))
+            rows.append(measure_command(emulator, work, args.conversations))
+    print(
+        f"plan: {args.conversations} conversations x {PER_CONVERSATION} records, emulator in "
+        f"another process, {args.latency_ms:g} ms latency; floor = conversations x latency / "
+        "in flight"
+    )
+    if args.skip_naive:
+        rows.append(Row("naive (skipped: ideal)", 1, args.conversations,
+                        args.conversations * args.latency_ms / 1000, 0.0, 0.0))  # fmt: skip
+    print_table(rows, args.latency_ms / 1000.0)
+
+
+if __name__ == "__main__":
+    main()

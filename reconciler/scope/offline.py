@@ -24,7 +24,7 @@ from reconciler.scope.changes import RemovedRecord, differing_conversations
 
 __all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "mark_removed", "offline_plan"]
 
-OFFLINE_TARGET = "offline (not checked against Zelto)"
+OFFLINE_TARGET = "offline"  # renderers add "not checked against Zelto" for offline plans
 REMOVED_MESSAGE = (
     "removed from specs since {ref}; it will remain in Zelto (there is no DELETE): "
     "clear it in the Zelto app"

@@ -35,7 +35,21 @@ __all__ = ["exit_code", "plan", "report_problems", "write_atomically"]
 MAX_PROBLEM_LINES = 20
 
 
-@main.command("plan")
+class _UsageError(click.UsageError):
+    exit_code = EXIT_ERROR
+
+
+class _PlanCommand(click.Command):
+    """Usage errors exit 1, not click's 2: with --detailed-exitcode, 2 means "changes"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _UsageError(exc.format_message(), exc.ctx) from None
+
+
+@main.command("plan", cls=_PlanCommand)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--format",

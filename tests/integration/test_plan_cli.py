@@ -284,3 +284,14 @@ def test_local_target_plans_against_the_embedded_emulator(tmp_path: Path) -> Non
     result = runner.invoke(main, ["plan", "--config", str(config)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Plan for target local: 1 to create" in result.stdout
+
+
+def test_usage_errors_exit_1_never_the_changes_code(project: Project) -> None:
+    result = project.plan("--format", "yaml", "--detailed-exitcode")
+    assert result.exit_code == 1 and "Invalid value for '--format'" in result.stderr
+
+
+def test_saved_plan_is_private_to_its_owner(project: Project) -> None:
+    out = project.folder / "plan.json"
+    project.plan("--out", str(out))
+    assert out.stat().st_mode & 0o777 == 0o600

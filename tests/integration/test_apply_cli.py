@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -119,14 +121,23 @@ def test_json_report_follows_its_schema(cli: Cli) -> None:
         "notAttempted": 0,
     }
     assert "Plan for target" in result.stderr  # the plan still comes first, off stdout
-    committed = json.loads((REPO / "schemas" / "apply-report.schema.json").read_text())
-    assert committed == apply_report_json_schema(), "regenerate schemas/apply-report.schema.json"
 
 
 def test_without_a_terminal_auto_approve_is_required(cli: Cli) -> None:
     specs = _write_specs(cli.folder, {CONV_A: _records(1)})
     _single_line_error(cli.apply(str(specs)), "--auto-approve", "nothing was written")
     assert cli.emulator.request_counts() == {}
+
+
+def test_plan_errors_block_the_apply(cli: Cli) -> None:
+    unknown = "9f1d2c3b-4a5e-4f60-8a7b-1c2d3e4f5a6b"  # not in the emulator: a 404
+    specs = _write_specs(cli.folder, {CONV_A: _records(1), unknown: _records(1)})
+    result = cli.apply(str(specs), "--auto-approve")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"the plan has 1 error(s), so nothing was written; first: conversation {unknown}" in (
+        result.stderr
+    )
+    assert cli.posts() == 0
 
 
 def test_a_stale_saved_plan_is_refused_with_nothing_written(cli: Cli) -> None:
@@ -234,6 +245,51 @@ def test_faults_are_survived_and_nothing_is_written_twice_differently(cli: Cli) 
         assert all(body == bodies[0] for body in bodies), key
     cli.emulator.set_faults(Faults())
     assert cli("plan", str(specs), "--detailed-exitcode").exit_code == 0
+
+
+# --- on a terminal: a real pseudo-terminal -------------------------------------------------
+
+
+def _apply_on_a_terminal(emulator: RunningEmulator, specs: Path, answer: str) -> tuple[int, str]:
+    """Run apply with stdin, stdout and stderr on a pty, answer the prompt, return the exit code
+    and everything the terminal showed."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "ZELTO_API_KEY": emulator.zelto_api_key, "ZELTO_API_URL": ""}
+    env["NO_COLOR"] = "1"
+    command = [sys.executable, "-m", "reconciler", "apply", str(specs), "--api-url", emulator.url]
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    shown = b""
+    answered = False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        if not answered and b"will be accepted" in shown:
+            os.write(master, answer.encode() + b"\n")
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    os.close(master)
+    return process.wait(timeout=10), shown.decode(errors="replace")
+
+
+def test_on_a_terminal_apply_asks_and_only_yes_approves(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(3)})
+    code, shown = _apply_on_a_terminal(cli.emulator, specs, "no")
+    assert code == 1 and "apply cancelled; nothing was written" in shown
+    assert "Apply 3 change(s) to" in shown and cli.posts() == 0
+    code, shown = _apply_on_a_terminal(cli.emulator, specs, "yes")
+    assert code == 0, shown
+    assert "applying" in shown  # the progress bar, drawn on the terminal's stderr
+    assert "3 of 3 applied and verified" in shown and cli.posts() == 3
 
 
 # --- killed halfway: real processes ---------------------------------------------------------

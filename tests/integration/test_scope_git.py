@@ -221,3 +221,14 @@ def test_offline_plan_from_git_needs_no_network(repo: Path, no_network: None) ->
     changes = {(c.id, ch.external_id): ch.action for c in plan.conversations for ch in c.changes}
     assert changes == {(C1, "qa-2"): Action.UPDATE, (C3, "qa-4"): Action.ORPHAN}
     assert plan.summary.noop == 1  # C1's untouched Compliance record
+
+
+def test_specs_in_a_subfolder_of_the_repository(repo: Path) -> None:
+    sub = repo / "teams" / "qa"
+    (sub / "specs").mkdir(parents=True)
+    (repo / "specs" / "team-a.yaml").rename(sub / "specs" / "team-a.yaml")
+    _commit(repo, "move team A under teams/qa")
+    _write(sub, "specs/team-a.yaml", TEAM_A.replace("score: 60", "score: 61"))
+    scope = changed_conversations(sub, "HEAD", [sub / "specs"])
+    assert scope.changed_files == ("teams/qa/specs/team-a.yaml",)
+    assert scope.conversations == {C2}

@@ -213,12 +213,14 @@ def _decide(
     metric_id, problem = _effective_metric(item, rules.catalog, agent)
     if problem is not None:
         return _change(Action.ERROR, item, holder, None, rules, message=problem)
-    wanted = RecordFields.from_compared(compared_declared(record, metric_id))
+    declared_fields = compared_declared(record, metric_id)
     if holder is not None and holder.external_id == record.external_id:
-        before = RecordFields.from_compared(compared_remote(holder))
-        if before == wanted:
+        # Compare plain dicts first: most records are unchanged (measured.md).
+        if compared_remote(holder) == declared_fields:
             return None
+        wanted = RecordFields.from_compared(declared_fields)
         return _change(Action.UPDATE, item, holder, wanted, rules)
+    wanted = RecordFields.from_compared(declared_fields)
     if holder is not None:
         return _conflict(item, holder, wanted, rules)
     moved_from = next((r for r in records if r.external_id == record.external_id), None)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.applier import Applier, ApplyReport, has_masked_values, prepare
+from reconciler.applier import Applier, ApplyReport, check_target, has_masked_values, prepare
 from reconciler.cli.apply_output import Progress, render_json, render_text
 from reconciler.cli.common import (
     EXIT_ERROR,
@@ -149,6 +149,7 @@ def _apply_saved(
     plan = _read_plan_file(plan_file)
     loaded = load_config(config_file)
     resolved = resolve_target(loaded, target=target, api_url=api_url, environ=os.environ)
+    check_target(plan, resolved.name)  # before starting an emulator or reading any spec
     # The specs are needed only to restore masked values; a saved plan is otherwise complete.
     desired = _load_desired(loaded) if has_masked_values(plan) else None
     with open_target(resolved) as endpoint:
@@ -274,13 +275,21 @@ def _install_signal_handlers(applier: Applier, received: list[int]) -> None:
             received.append(code)
             applier.stop(reason)
 
-        loop.add_signal_handler(signum, handler)
+        try:
+            loop.add_signal_handler(signum, handler)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Not the main thread, or a platform without loop signal handlers: Ctrl-C then
+            # raises KeyboardInterrupt as usual, and re-running apply still finishes the job.
+            return
 
 
 def _remove_signal_handlers() -> None:
     loop = asyncio.get_running_loop()
     for signum in _SIGNALS:
-        loop.remove_signal_handler(signum)
+        try:
+            loop.remove_signal_handler(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return
 
 
 def _print_report(report: ApplyReport, options: _Options) -> None:

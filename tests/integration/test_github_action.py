@@ -172,3 +172,34 @@ def test_unknown_command_is_a_clear_error(repo: Path, github: FakeGitHub) -> Non
     run = _action(repo, {"command": "destroy"}, zelto=None, github=github)
     assert run.code == 1
     assert "must be one of validate, plan, merge, apply, drift" in run.log
+
+
+def test_sharded_recipe_plan_merge_then_apply_saved_shards(
+    repo: Path, emulator: RunningEmulator, github: FakeGitHub
+) -> None:
+    _spec(repo, 85)
+    shards = repo.parent / "shards"
+    for index in (1, 2):
+        run = _action(
+            repo, {"command": "plan", "shard": f"{index}/2"}, zelto=emulator, github=github
+        )
+        assert run.code == 0, run.log
+        assert run.outputs["plan-json"].endswith(f"reconciler-shard-{index}-of-2/plan.json")
+        (shards / str(index)).mkdir(parents=True)
+        shutil.copy(run.outputs["plan-json"], shards / str(index) / "plan.json")
+    merged = _action(
+        repo, {"command": "merge", "plan-files": f"{shards}/*/plan.json"}, zelto=None, github=github
+    )
+    assert merged.code == 0, merged.log
+    assert merged.outputs["has-changes"] == "true"
+    assert "1 to update" in merged.summary
+    for index in (1, 2):
+        plan_file = str(shards / str(index) / "plan.json")
+        applied = _action(
+            repo, {"command": "apply", "plan-file": plan_file}, zelto=emulator, github=github
+        )
+        assert applied.code == 0, applied.log
+        assert "reconciler apply: exit 0" in applied.summary
+    drift = _action(repo, {"command": "drift"}, zelto=emulator, github=github)
+    assert drift.code == 0, drift.log
+    assert drift.outputs["has-changes"] == "false"

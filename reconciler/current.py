@@ -69,7 +69,7 @@ def needs_agent(declared: Sequence[DeclaredRecord], desired: DesiredState) -> bo
 def _refused(ids: list[str], error: AuthError) -> CurrentState:
     """Every conversation unread: the one that got the 401 says so, the rest point at it."""
     first = _one_line(error)
-    rest = f"not read: the credential was refused (401) on target {error.target}"
+    rest = "not read: the credential was refused (401)"
     if error.conversation_id not in ids:
         rest = f"not read: {first}"
     return CurrentState(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -32,11 +33,16 @@ class Progress:
     would fill with redraws). Use as a context manager; :meth:`advance` is the applier's
     per-record callback."""
 
+    #: Seconds between redraws: redrawing per record would cost more than the write itself.
+    INTERVAL = 0.1
+
     def __init__(self, total: int, *, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stderr
         self._enabled = total > 0 and _isatty(self._stream)
         self._bar: Any = None
         self._total = total
+        self._pending = 0
+        self._drawn_at = 0.0
 
     def __enter__(self) -> Progress:
         if self._enabled:
@@ -57,12 +63,20 @@ class Progress:
         tb: TracebackType | None,
     ) -> None:
         if self._bar is not None:
+            self._bar.update(self._pending)
+            self._pending = 0
             self._bar.__exit__(exc_type, exc, tb)
             self._bar = None
 
     def advance(self, result: RecordResult) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
+        if self._bar is None:
+            return
+        self._pending += 1
+        now = time.monotonic()
+        if now - self._drawn_at >= self.INTERVAL:
+            self._bar.update(self._pending)
+            self._pending = 0
+            self._drawn_at = now
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -232,3 +232,22 @@ def test_specs_in_a_subfolder_of_the_repository(repo: Path) -> None:
     scope = changed_conversations(sub, "HEAD", [sub / "specs"])
     assert scope.changed_files == ("teams/qa/specs/team-a.yaml",)
     assert scope.conversations == {C2}
+
+
+def test_many_changed_files_with_unusual_names_are_read_at_ref(repo: Path) -> None:
+    names = [f"specs/équipe {i}.yaml" for i in range(30)]
+    for i, name in enumerate(names):
+        cid = f"{i:08x}-0000-4000-8000-000000000000"
+        _write(
+            repo,
+            name,
+            f"conversations:\n  {cid}:\n    - {{externalId: x-{i}, label: Tone, score: 1}}\n",
+        )
+    _commit(repo, "thirty files")
+    for name in names[::3]:
+        _write(
+            repo, name, (repo / name).read_text(encoding="utf-8").replace("score: 1", "score: 2")
+        )
+    scope = _scope(repo, "HEAD")
+    assert scope.changed_files == tuple(sorted(names[::3]))
+    assert scope.conversations == {f"{i:08x}-0000-4000-8000-000000000000" for i in range(0, 30, 3)}

@@ -133,6 +133,11 @@ def report_problems(made: Plan) -> None:
         echo_err(f"... and {len(lines) - MAX_PROBLEM_LINES} more; the plan lists every one")
 
 
+def _one_line(text: str | None) -> str:
+    """Labels and server text may hold line breaks; a problem stays one line in a CI log."""
+    return (text or "").replace("\r", "⏎").replace("\n", "⏎")
+
+
 def _problem_lines(made: Plan) -> list[str]:
     target = f"(target {made.target})"
     lines: list[str] = []
@@ -145,7 +150,7 @@ def _problem_lines(made: Plan) -> list[str]:
                 place = f" at {change.source}" if change.source else ""
                 lines.append(
                     f"{change.action.value}: conversation {conversation.id} {target}, label "
-                    f"'{change.label}'{place}: {change.message}"
+                    f"'{_one_line(change.label)}'{place}: {_one_line(change.message)}"
                 )
     return lines
 

@@ -150,7 +150,8 @@ def details(change: Change) -> tuple[ShownDiff, ...]:
 
 def headline(change: Change) -> str:
     """``label [externalId]``: the two identities of a record, the way a reviewer names it."""
-    ident = f" [{change.external_id}]" if change.external_id is not None else " [no externalId]"
+    ident = f" [{visible(change.external_id)}]" if change.external_id is not None else ""
+    ident = ident or " [no externalId]"
     return f"{visible(change.label)}{ident}"
 
 

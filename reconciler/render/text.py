@@ -20,6 +20,7 @@ from reconciler.render._values import (
     shown_conversations,
     summary_title,
     verdict_line,
+    visible,
 )
 
 __all__ = ["render_text"]
@@ -81,7 +82,7 @@ def _painter(color: bool) -> Paint:
 def _conversation(conversation: ConversationPlan, paint: Paint, *, verbose: bool) -> list[str]:
     lines = [paint(f"conversation {conversation.id}", None)]
     if conversation.error is not None:
-        lines.append(paint(f"  x error: {conversation.error}", Action.ERROR))
+        lines.append(paint(f"  x error: {visible(conversation.error)}", Action.ERROR))
     for change in listed_changes(conversation, verbose=verbose):
         lines.extend(_change(change, paint))
     return lines
@@ -92,7 +93,7 @@ def _change(change: Change, paint: Paint) -> list[str]:
     head = f"  {SYMBOLS[change.action]} {change.action.value} {headline(change)}{where}"
     lines = [paint(head, change.action)]
     if change.message:
-        lines.append(f"      {change.message}")
+        lines.append(f"      {visible(change.message)}")
     lines.extend(f"      {_field_line(d)}" for d in details(change))
     return lines
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from plan_factories import current, declared, desired, remote
 from plan_samples import assert_golden, empty_plan, every_action_plan, offline_plan
 
+from reconciler.planner import make_plan
 from reconciler.render import render, render_text
 
 
@@ -62,3 +64,16 @@ def test_cleared_fields_and_summary_naming_the_target() -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert render_text(every_action_plan()) == render_text(every_action_plan())
+
+
+def test_line_breaks_in_user_text_stay_on_one_line() -> None:
+    plan = make_plan(
+        desired([declared("qa-1\nx", "two\nlines")]),
+        current([remote("other", "two\nlines")]),
+        target="local",
+    )
+    text = render_text(plan)
+    headline = next(line for line in text.splitlines() if "conflict" in line)
+    assert "two⏎lines [qa-1⏎x]" in headline
+    message = text.splitlines()[text.splitlines().index(headline) + 1]
+    assert "label 'two⏎lines' is already held" in message

@@ -230,14 +230,12 @@ class GitHubClient:
         *,
         timeout: float = 30.0,
         retry_delays: Sequence[float] = (1.0, 3.0),
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._pr = pr
         self._retry_delays = tuple(retry_delays)
         self._client = httpx.Client(
             base_url=pr.api_url,
             timeout=timeout,
-            transport=transport,
             headers={
                 "Authorization": f"Bearer {pr.token}",
                 "Accept": "application/vnd.github+json",
@@ -264,7 +262,7 @@ class GitHubClient:
             if url is None:
                 break
             response = self._send("GET", url, what=f"list comments of {self._pr.label}")
-            page = response.json()
+            page = _json(response)
             if not isinstance(page, list):
                 raise self._error(response, "list comments", "the answer is not a JSON list")
             comments.extend(c for c in page if isinstance(c, dict))
@@ -273,12 +271,12 @@ class GitHubClient:
 
     def create_comment(self, body: str) -> dict[str, Any]:
         path = f"/repos/{self._pr.repository}/issues/{self._pr.number}/comments"
-        response = self._send("POST", path, json={"body": body}, what="create comment")
+        response = self._send("POST", path, payload={"body": body}, what="create comment")
         return self._object(response, "create comment")
 
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         path = f"/repos/{self._pr.repository}/issues/comments/{comment_id}"
-        response = self._send("PATCH", path, json={"body": body}, what="update comment")
+        response = self._send("PATCH", path, payload={"body": body}, what="update comment")
         return self._object(response, "update comment")
 
     def _next_url(self, response: httpx.Response) -> str | None:
@@ -291,13 +289,13 @@ class GitHubClient:
         return link
 
     def _send(
-        self, method: str, url: str, *, what: str, json: dict[str, Any] | None = None
+        self, method: str, url: str, *, what: str, payload: dict[str, Any] | None = None
     ) -> httpx.Response:
         attempts = len(self._retry_delays) + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self._client.request(method, url, json=json)
+                response = self._client.request(method, url, json=payload)
             except httpx.HTTPError as exc:
                 if last:
                     raise ApiError(
@@ -348,10 +346,7 @@ class GitHubClient:
         )
 
     def _object(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+        data = _json(response)
         if not isinstance(data, dict) or not isinstance(data.get("id"), int):
             raise self._error(response, what, "the answer has no comment id")
         return data
@@ -367,11 +362,16 @@ class GitHubClient:
         return text.replace(self._pr.token, "***") if self._pr.token else text
 
 
-def _server_message(response: httpx.Response) -> str:
+def _json(response: httpx.Response) -> Any:
+    """The decoded body, or None when it is not JSON (a proxy's HTML error page, say)."""
     try:
-        data = response.json()
+        return response.json()
     except ValueError:
-        return response.reason_phrase or "no message"
+        return None
+
+
+def _server_message(response: httpx.Response) -> str:
+    data = _json(response)
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])[:300]
     return response.reason_phrase or "no message"

@@ -31,6 +31,7 @@ class FakeGitHub:
     pulls: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     read_only: bool = False
     rate_limited: bool = False
+    html_answers: bool = False  # a proxy in the way answers 200 with an HTML page
     fail_next: list[int] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     base_url: str = ""
@@ -41,7 +42,7 @@ class FakeGitHub:
         self.pulls.clear()
         self.requests.clear()
         self.fail_next.clear()
-        self.read_only = self.rate_limited = False
+        self.read_only = self.rate_limited = self.html_answers = False
 
     def add_pull(self, repository: str, number: int) -> None:
         self.pulls.setdefault((repository, number), [])
@@ -86,6 +87,8 @@ def build_app(fake: FakeGitHub) -> Starlette:
             return _error(403, "API rate limit exceeded", {"x-ratelimit-remaining": "0"})
         if write and fake.read_only:
             return _error(403, "Resource not accessible by integration")
+        if fake.html_answers:
+            return Response("<html><body>Sign in</body></html>", media_type="text/html")
         return None
 
     async def issue_comments(request: Request) -> Response:

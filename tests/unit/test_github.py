@@ -275,3 +275,11 @@ def test_unreachable_api_is_a_clear_error() -> None:
         client.list_comments()
     assert "cannot reach GitHub" in str(info.value)
     assert TOKEN not in str(info.value)
+
+
+def test_an_answer_that_is_not_json_is_a_clear_error(fake: FakeGitHub) -> None:
+    fake.html_answers = True
+    with _client(fake) as client, pytest.raises(ApiError, match="not a JSON list"):
+        client.list_comments()
+    with _client(fake) as client, pytest.raises(ApiError, match="has no comment id"):
+        client.create_comment("plan")

@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true", help="omit the slow baseline")
     args = parser.parse_args()
     default = PlanSettings().concurrency
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ids = seed(work / "state.sqlite", work / "specs", args.conversations)
@@ -181,6 +182,7 @@ def main() -> None:
             if not args.skip_naive:
                 rows.append(measure_reads(emulator, "naive: one request at a time", ids, 1))
             rows.append(measure_command(emulator, work, args.conversations))
+    print(f"load average before/after: {load0:.1f} / {os.getloadavg()[0]:.1f} (2 cores shared)")
     print(
         f"plan: {args.conversations} conversations x {PER_CONVERSATION} records, emulator in "
         f"another process, {args.latency_ms:g} ms latency; floor = conversations x latency / "

@@ -322,7 +322,11 @@ def start_in_process(
     if not parent.poll(_START_TIMEOUT_SECONDS):
         process.kill()
         raise EmulatorError("the emulator process did not start within 30 s")
-    status, detail = parent.recv()
+    try:
+        status, detail = parent.recv()
+    except EOFError:
+        process.join(5)
+        status, detail = "error", f"the process exited first (exit code {process.exitcode})"
     parent.close()
     if status != "ready":
         process.join(5)

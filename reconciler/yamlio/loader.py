@@ -57,6 +57,9 @@ _NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe
 _FLOW_OPENERS_MAX = 300
 _LONG_SPACE_RUN = re.compile(rb" {300,}")
 _LONG_INDICATOR_RUN = re.compile(rb"(?:[-?:][ \t\r\n]+){50,}")
+# An anchor is '&' + a name where a node may start. Text like "Q&A" or "R & D" does not match;
+# what does match is confirmed by the event scan, so a false alarm costs time, never an error.
+_MAYBE_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]", re.MULTILINE)
 
 
 class _Loader(CParser, SafeConstructor, VersionedResolver):  # type: ignore[misc]
@@ -162,8 +165,8 @@ def load_yaml(
         raise SpecError([_size_issue(file, len(data), max_bytes)])
     text = _decode(data, file)
     _check_printable(text, file)
-    if not _depth_is_bounded(data):
-        _scan_depth(data, file)
+    if not _depth_is_bounded(data) or _MAYBE_ANCHOR.search(data):
+        _scan_events(data, file, what)
     loader = _Loader(data)
     try:
         root = loader.get_single_node()
@@ -222,32 +225,50 @@ def _depth_is_bounded(data: bytes) -> bool:
     Flow nesting needs one ``[`` or ``{`` per level. Block nesting needs either more indentation
     or another inline indicator (``- - -``) per level, so long space or indicator runs are the
     only way to go deep. When none of these is large, the file nests < ~1,000 levels, far from the
-    C composer's crash; otherwise :func:`_scan_depth` measures exactly.
+    C composer's crash; otherwise :func:`_scan_events` measures exactly.
     """
     if data.count(b"[") + data.count(b"{") > _FLOW_OPENERS_MAX:
         return False
     return _LONG_SPACE_RUN.search(data) is None and _LONG_INDICATOR_RUN.search(data) is None
 
 
-def _scan_depth(data: bytes, file: str) -> None:
-    """Measure nesting with libyaml's event parser, which keeps its own stack and cannot crash."""
+def _scan_events(data: bytes, file: str, what: str) -> None:
+    """Check nesting and anchors with libyaml's event parser, which keeps its own stack and
+    cannot crash. Slower than composing, so it runs only when the byte scans call for it."""
     loader = _Loader(data)
     depth = 0
+    issues: list[Issue] = []
+    anchors: set[str] = set()
     try:
         for event in _events(loader):
             name = type(event).__name__
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None and anchor not in anchors:
+                # Once per name: an alias bomb repeats each anchor many times.
+                anchors.add(anchor)
+                issues.append(Issue(_event_location(file, event), _anchor_message(what)))
             if name in ("MappingStartEvent", "SequenceStartEvent"):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    where = Location(file, mark.line + 1, mark.column + 1)
-                    raise SpecError([Issue(where, _depth_message())])
+                    issues.append(Issue(_event_location(file, event), _depth_message()))
+                    break
             elif name in ("MappingEndEvent", "SequenceEndEvent"):
                 depth -= 1
     except MarkedYAMLError:
-        return  # a syntax error: the real parse reports it with its place
+        pass  # a syntax error: the real parse reports it with its place
     finally:
         loader.dispose()
+    if issues:
+        raise SpecError(issues)
+
+
+def _event_location(file: str, event: Any) -> Location:
+    mark = event.start_mark
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _anchor_message(what: str) -> str:
+    return f"anchors and aliases are not allowed in {what}"
 
 
 def _events(loader: _Loader) -> Iterator[Any]:
@@ -307,7 +328,7 @@ class _Walker:
         if id(target) in self.aliased:
             return
         self.aliased.add(id(target))
-        self._issue(referrer, f"anchors and aliases are not allowed in {self.what}")
+        self._issue(referrer, _anchor_message(self.what))
 
     def _node(self, node: Node, depth: int, referrer: Node) -> Any:
         if id(node) in self.seen:

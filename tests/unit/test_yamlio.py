@@ -179,3 +179,10 @@ def test_validation_issues_without_explain_use_pydantic_messages() -> None:
         "as an integer",
         "f.yaml:2:1: nmae: unknown key 'nmae'; did you mean 'name'? Allowed keys: count, name",
     ]
+
+
+def test_unused_anchors_are_refused_too_but_ampersands_in_text_are_not() -> None:
+    message = "f.yaml:1:4: anchors and aliases are not allowed in spec files"
+    assert _issues(b"a: &x 1\n") == [message]
+    text = b'a: Q&A and R & D\nb: "&quoted"\nc: R &D\n'
+    assert load_yaml(text, "f.yaml").data == {"a": "Q&A and R & D", "b": "&quoted", "c": "R &D"}

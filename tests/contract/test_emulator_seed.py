@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from contract_check import ClientFactory
 
-from reconciler.emulator import SeedError, load_seed
+from reconciler.emulator import (
+    EmulatorConfig,
+    EmulatorError,
+    SeedError,
+    load_seed,
+    start_in_thread,
+)
 
 ORG = "5b0f2c1e-8d3a-4f6b-9e2d-1a3c5e7f9b0d"
 AGENT = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
@@ -143,3 +149,9 @@ def test_a_database_file_keeps_state_and_reseeding_never_undoes_api_writes(
         ("Empathy", 95),
         ("New", None),
     ]
+
+
+def test_a_state_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    state = _write(tmp_path, "local.sqlite", "this is not a database\n" * 200)
+    with pytest.raises(EmulatorError, match=r"cannot open emulator state .*local\.sqlite"):
+        start_in_thread(EmulatorConfig(db_path=state))

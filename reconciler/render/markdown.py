@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 
-from reconciler.plan import Action, Change, ConversationPlan, Plan
+from reconciler.plan import ACTION_ORDER, Action, Change, ConversationPlan, Plan
 from reconciler.render._values import (
     SYMBOLS,
     ShownDiff,
@@ -147,14 +148,17 @@ def _conversation(conversation: ConversationPlan, *, verbose: bool) -> str:
 
 
 def _counts(conversation: ConversationPlan, changes: tuple[Change, ...]) -> str:
-    counted: dict[str, int] = {}
+    """``1 to create, 2 to update``-style counts in the order a reviewer reads actions."""
+    counted = Counter(change.action for change in changes)
     if conversation.error is not None:
-        counted["error"] = 1
-    for change in changes:
-        counted[change.action.value] = counted.get(change.action.value, 0) + 1
-    if conversation.noop:
-        counted["unchanged"] = conversation.noop
-    return ", ".join(f"{n} {name}" for name, n in counted.items())
+        counted[Action.ERROR] += 1
+    counted[Action.NOOP] = conversation.noop
+    names = {Action.NOOP: "unchanged"}
+    return ", ".join(
+        f"{counted[action]} {names.get(action, action.value)}"
+        for action in ACTION_ORDER
+        if counted[action]
+    )
 
 
 def _change(change: Change) -> list[str]:

@@ -342,21 +342,25 @@ class Store(SiroTables):
             raise EmulatorError(f"unknown customer-metric fields: {sorted(unknown)}")
         values = [body.get(field) for field in _WRITABLE]
         now = utc_now()
-        with self._tx() as db:
+        # No explicit transaction: the lock serialises this connection, nothing deletes
+        # conversations, and the upsert is one statement (RETURNING gives the stored row).
+        with self._lock:
+            db = self._db
             owner = db.execute(
                 "SELECT organization_id, agent_id FROM conversations WHERE id = ?",
                 (conversation_id,),
             ).fetchone()
             if owner is None:
                 raise EmulatorError(f"unknown conversation {conversation_id!r}")
-            db.execute(
+            row = db.execute(
                 "INSERT INTO customer_metrics (id, organization_id, conversation_id, agent_id, "
                 "label, source, created_at, updated_at, metric_id, external_id, verdict, score, "
                 "note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (conversation_id, label) DO UPDATE SET agent_id = excluded.agent_id, "
                 "source = excluded.source, updated_at = excluded.updated_at, metric_id = "
                 "excluded.metric_id, external_id = excluded.external_id, verdict = "
-                "excluded.verdict, score = excluded.score, note = excluded.note",
+                "excluded.verdict, score = excluded.score, note = excluded.note "
+                f"RETURNING {_METRIC_COLUMNS}",
                 (
                     str(uuid.uuid4()),
                     owner[0],
@@ -368,10 +372,5 @@ class Store(SiroTables):
                     now,
                     *values,
                 ),
-            )
-            row = db.execute(
-                f"SELECT {_METRIC_COLUMNS} FROM customer_metrics "
-                "WHERE conversation_id = ? AND label = ?",
-                (conversation_id, body["label"]),
             ).fetchone()
         return _metric_dict(row)

@@ -38,6 +38,7 @@ __all__ = [
     "MAX_DEPTH",
     "YamlDocument",
     "c_parser_in_use",
+    "key_node",
     "load_yaml",
     "location_at",
     "node_parent",
@@ -97,7 +98,7 @@ class YamlDocument:
         mark_node: Node | None = node
         for element in loc:
             if element == "[key]" and found:
-                mark_node = _key_node(node_parent(self.root, tuple(found[:-1])), found[-1])
+                mark_node = key_node(node_parent(self.root, tuple(found[:-1])), found[-1])
                 break
             child = _child(node, element)
             if child is None:
@@ -109,7 +110,7 @@ class YamlDocument:
     def key_location(self, loc: tuple[str | int, ...]) -> Location:
         """Where the key that ends ``loc`` is written (for unknown or duplicate keys)."""
         parent = node_parent(self.root, loc[:-1])
-        key = _key_node(parent, loc[-1]) if loc else None
+        key = key_node(parent, loc[-1]) if loc else None
         return location_at(self.file, key or parent)
 
 
@@ -125,29 +126,35 @@ def node_parent(root: Node | None, loc: tuple[str | int, ...]) -> Node | None:
 
 def _child(node: Node | None, element: str | int) -> Node | None:
     if isinstance(node, MappingNode):
-        for key, value in node.value:
-            if isinstance(key, ScalarNode) and _key_matches(key, element):
-                return value  # type: ignore[no-any-return]
-        return None
+        pair = _pair(node, element)
+        return pair[1] if pair else None
     if isinstance(node, SequenceNode) and isinstance(element, int):
         items: list[Node] = node.value
         return items[element] if 0 <= element < len(items) else None
     return None
 
 
-def _key_node(node: Node | None, element: str | int) -> Node | None:
+def key_node(node: Node | None, element: str | int) -> Node | None:
+    """The key node that ``element`` names in a mapping node (None when it is not there)."""
     if isinstance(node, MappingNode):
-        for key, _value in node.value:
-            if isinstance(key, ScalarNode) and _key_matches(key, element):
-                return key
+        pair = _pair(node, element)
+        return pair[0] if pair else None
     return None
 
 
-def _key_matches(key: ScalarNode, element: str | int) -> bool:
-    if key.value == element:
-        return True
-    # Validation paths carry keys as the validator saw them: UUIDs lower-cased, ints as ints.
-    return str(element).lower() == str(key.value).lower()
+def _pair(node: MappingNode, element: str | int) -> tuple[Node, Node] | None:
+    pairs: list[tuple[Node, Node]] = node.value
+    scalars = [(k, v) for k, v in pairs if isinstance(k, ScalarNode)]
+    for key, value in scalars:
+        if key.value == element or (not isinstance(element, str) and key.value == str(element)):
+            return key, value
+    # Validation paths carry keys as the validator saw them: a UUID key lower-cased. Only when
+    # nothing matches exactly, so "Empathy" never lands on a sibling key "empathy".
+    wanted = str(element).lower()
+    for key, value in scalars:
+        if str(key.value).lower() == wanted:
+            return key, value
+    return None
 
 
 def location_at(file: str, node: Node | None) -> Location:

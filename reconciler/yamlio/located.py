@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Issue
-from reconciler.yamlio.loader import YamlDocument, node_parent
+from reconciler.yamlio.loader import YamlDocument, key_node, node_parent
 
 __all__ = [
     "Explain",
@@ -87,12 +87,7 @@ def _issue_for(
 
 
 def _key_of(doc: YamlDocument, loc: Loc) -> Node | None:
-    parent = node_parent(doc.root, loc[:-1])
-    if isinstance(parent, MappingNode) and loc:
-        for key, _value in parent.value:
-            if isinstance(key, ScalarNode) and str(key.value).lower() == str(loc[-1]).lower():
-                return key
-    return None
+    return key_node(node_parent(doc.root, loc[:-1]), loc[-1]) if loc else None
 
 
 def _clean(message: str) -> str:

@@ -186,3 +186,11 @@ def test_unused_anchors_are_refused_too_but_ampersands_in_text_are_not() -> None
     assert _issues(b"a: &x 1\n") == [message]
     text = b'a: Q&A and R & D\nb: "&quoted"\nc: R &D\n'
     assert load_yaml(text, "f.yaml").data == {"a": "Q&A and R & D", "b": "&quoted", "c": "R &D"}
+
+
+def test_keys_differing_only_in_case_are_located_exactly() -> None:
+    doc = load_yaml(b"labels:\n  empathy: {kind: x}\n  Empathy: {kind: y}\n", "f.yaml")
+    location, _found = doc.locate(("labels", "Empathy", "kind"))
+    assert str(location) == "f.yaml:3:19"
+    location, _found = doc.locate(("labels", "EMPATHY"))  # no exact match: case-insensitive
+    assert str(location) == "f.yaml:2:12"

@@ -21,8 +21,9 @@ from typing import Any
 
 __all__ = ["MAX_ENTRIES", "ContentCache", "content_key"]
 
-#: Old entries are kept (a run over a subset must not evict the rest) up to this many lines.
-MAX_ENTRIES = 100_000
+#: Entries of earlier runs are kept (a run over a subset must not evict the rest) while the
+#: store holds fewer lines than this; a run's own entries are always kept.
+MAX_ENTRIES = 20_000
 _SUFFIX = ".jsonl"
 
 
@@ -111,10 +112,11 @@ class ContentCache:
         lines = self._load()
         for key, payload in self._new.items():
             lines[key] = (_line_digest(key, payload), payload)
-        keep = list(lines.items())
-        if len(keep) > MAX_ENTRIES:
-            fresh = self._used | set(self._new)
-            keep = [item for item in keep if item[0] in fresh][-MAX_ENTRIES:]
+        fresh = self._used | set(self._new)
+        # This run's entries always stay; older ones (other branches, subsets) while there is room.
+        keep = [item for item in lines.items() if item[0] in fresh]
+        room = max(0, MAX_ENTRIES - len(keep))
+        keep += [item for item in lines.items() if item[0] not in fresh][-room:] if room else []
         body = "".join(f"{k}\t{d}\t{p}\n" for k, (d, p) in keep)
         with contextlib.suppress(OSError):
             self._write(body)

@@ -141,3 +141,20 @@ def test_invalid_files_are_not_cached(tmp_path: Path) -> None:
 
 def test_content_key_is_sha256() -> None:
     assert content_key(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_old_entries_are_kept_only_while_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.cache.MAX_ENTRIES", 3)
+    first = ContentCache(tmp_path, "specs", "v1")
+    for key in ["a", "b", "c", "d"]:
+        first.put(key, key)
+    first.save()  # one run's own entries always stay, even beyond the cap
+    assert ContentCache(tmp_path, "specs", "v1").get_many(["a", "b", "c", "d"]) == list("abcd")
+    second = ContentCache(tmp_path, "specs", "v1")
+    assert second.get("a") == "a"
+    second.put("e", "e")
+    second.save()  # keeps a (used) and e (new), then the most recent old entry that fits
+    third = ContentCache(tmp_path, "specs", "v1")
+    assert third.get_many(["a", "b", "c", "d", "e"]) == ["a", None, None, "d", "e"]

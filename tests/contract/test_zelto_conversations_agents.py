@@ -10,6 +10,7 @@ from contract_check import CheckedClient, ClientFactory
 from reconciler.emulator import RunningEmulator
 
 DEFAULT_ORG = "00000000-0000-4000-8000-00000000e001"
+UNKNOWN_AGENT = "6efa97dd-bd5f-4cf9-8d79-3980dbe843ec"
 
 
 def test_get_conversation_returns_the_documented_fields(
@@ -106,7 +107,10 @@ def test_webhook_with_an_existing_agent_id(emulator: RunningEmulator, zelto: Che
         ({"agentId": "00000000-0000-4000-8000-000000000001"}, "call is required"),
         ({"call": {"externalId": ""}, "agent": {"externalId": "a"}}, "call.externalId"),
         ({"call": {"externalId": "c"}}, "exactly one of agentId and agent"),
-        ({"call": {"externalId": "c"}, "agentId": str(uuid.uuid4())}, "not an agent"),
+        (
+            {"call": {"externalId": "c"}, "agentId": "6efa97dd-bd5f-4cf9-8d79-3980dbe843ec"},
+            "not an agent",
+        ),
         ({"call": {"externalId": "c"}, "agent": {"name": "x"}}, "agent.externalId"),
         ({"call": {"externalId": "c", "cost": [1]}, "agent": {"externalId": "a"}}, "call.cost"),
     ],

@@ -202,7 +202,7 @@ def test_an_agent_without_declared_metrics_accepts_any_metric_id(
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize("conversation_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("conversation_id", ["6efa97dd-bd5f-4cf9-8d79-3980dbe843ec", "not-a-uuid"])
 def test_unknown_conversation_is_404(
     zelto: CheckedClient, method: str, conversation_id: str
 ) -> None:

@@ -62,7 +62,7 @@ WEBHOOK_ANSWER_SCHEMA: dict[str, Any] = {
 
 
 @cache
-def _spec(path: Path) -> dict[str, Any]:
+def spec_document(path: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     return loaded
 
@@ -70,7 +70,7 @@ def _spec(path: Path) -> dict[str, Any]:
 @cache
 def _openapi(path: Path) -> OpenAPI:
     """The contract with its production server swapped for any loopback port."""
-    spec = json.loads(json.dumps(_spec(path)))
+    spec = json.loads(json.dumps(spec_document(path)))
     spec["servers"] = [{"url": "http://127.0.0.1:{port}", "variables": {"port": {"default": "80"}}}]
     return OpenAPI.from_dict(spec)
 
@@ -103,7 +103,7 @@ def _documented_statuses(spec: dict[str, Any], path_template: str, method: str) 
 
 
 def _error_schema(spec_path: Path) -> dict[str, Any]:
-    spec = _spec(spec_path)
+    spec = spec_document(spec_path)
     if spec_path == ZELTO_SPEC:
         return {"$ref": "#/components/schemas/Error", "components": spec["components"]}
     schema = spec["components"]["responses"]["Error"]["content"]["application/json"]["schema"]
@@ -128,7 +128,7 @@ def check_response(response: httpx.Response) -> httpx.Response:
     if template == "/webhooks/calls" and response.status_code == 200:
         jsonschema.validate(response.json(), WEBHOOK_ANSWER_SCHEMA)
         return response
-    documented = _documented_statuses(_spec(spec_path), template, response.request.method)
+    documented = _documented_statuses(spec_document(spec_path), template, response.request.method)
     declares_body = "content" in str(documented.get(str(response.status_code), ""))
     if documented and str(response.status_code) in documented and declares_body:
         _openapi(spec_path).validate_response(_Request(response.request), _Response(response))

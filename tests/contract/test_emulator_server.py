@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from contract_check import check_response
 
 from reconciler.cli import main
 from reconciler.emulator import (
@@ -38,13 +39,14 @@ def test_a_process_emulator_serves_and_is_steered_over_http(in_process: RunningE
     headers = {"Authorization": f"Bearer {in_process.zelto_api_key}"}
     url = f"{in_process.url}/v1/conversations/3c90c3cc-0d44-4b50-8888-8dd25736052a/customer-metrics"
     in_process.reset_request_counts()
-    assert httpx.post(url, json={"label": "L", "score": 1}, headers=headers).status_code == 200
+    posted = check_response(httpx.post(url, json={"label": "L", "score": 1}, headers=headers))
+    assert posted.status_code == 200
     assert in_process.request_counts() == {("POST", "/v1/conversations/{id}/customer-metrics"): 1}
     in_process.set_faults(Faults(error_rate=1.0, seed=3))
     assert in_process.faults == Faults(error_rate=1.0, seed=3)
-    assert httpx.get(url, headers=headers).status_code == 503
+    assert check_response(httpx.get(url, headers=headers)).status_code == 503
     in_process.set_faults(Faults())
-    assert httpx.get(url, headers=headers).status_code == 200
+    assert check_response(httpx.get(url, headers=headers)).status_code == 200
     with pytest.raises(EmulatorError, match="only available for an emulator started in a thread"):
         in_process.store  # noqa: B018
 
@@ -89,7 +91,9 @@ def test_serve_prints_url_and_exports_then_stops_cleanly_on_sigterm(tmp_path: Pa
         url = banner.split(" on ", 1)[1].split()[0]
         lines = [process.stdout.readline() for _ in range(3)]
         assert f"export ZELTO_API_URL={url} ZELTO_API_KEY=k1" in "".join(lines)
-        response = httpx.get(f"{url}/v1/agents", headers={"Authorization": "Bearer k1"})
+        response = check_response(
+            httpx.get(f"{url}/v1/agents", headers={"Authorization": "Bearer k1"})
+        )
         assert response.status_code == 200
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)

@@ -21,13 +21,13 @@ def emulator() -> None:
     """The embedded Zelto + Siro emulator (no account, no network)."""
 
 
-def _fraction(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _fraction(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         f"--{name}",
         type=click.FloatRange(0, 1),
         default=0.0,
         show_default=True,
-        help=f"Fraction of requests (0–1) that meet this fault: {name.removesuffix('-rate')}.",
+        help=f"Fraction of requests (0–1) that {what}.",
     )
 
 
@@ -37,7 +37,13 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @emulator.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="0 picks a free port.",
+)
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -48,10 +54,16 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML or JSON seed file (see docs/emulator.md).",
 )
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@_fraction("error-rate")
-@_fraction("throttle-rate")
-@_fraction("drop-rate")
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Added to every response.",
+)
+@_fraction("error-rate", "get a 503")
+@_fraction("throttle-rate", "get a 429 with Retry-After")
+@_fraction("drop-rate", "have their connection cut mid-response")
 @click.option(
     "--retry-after",
     type=click.FloatRange(min=0),
@@ -65,14 +77,30 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     default=None,
     help="Hard limit: requests per second beyond it get 429.",
 )
-@click.option("--fault-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--fault-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the fault sequence: the same seed gives the same fates.",
+)
 @click.option(
     "--auto-create-conversations",
     is_flag=True,
     help="Create unknown (well-formed) conversation ids on first use; for quickstarts only.",
 )
-@click.option("--zelto-api-key", default="emulator-zelto-key", show_default=True)
-@click.option("--siro-token", default="emulator-siro-token", show_default=True)
+@click.option(
+    "--zelto-api-key",
+    default="emulator-zelto-key",
+    show_default=True,
+    help="The local Zelto key it accepts (not a secret).",
+)
+@click.option(
+    "--siro-token",
+    default="emulator-siro-token",
+    show_default=True,
+    help="The local Siro token it accepts (not a secret).",
+)
 @click.option(
     "--siro-rpm",
     type=click.IntRange(min=1),

@@ -179,7 +179,8 @@ async def _admin_response(app: EmulatorApp, request: Request) -> Response:
     )
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
+async def _error_response(request: Request, exc: Exception) -> Response:
+    """Routing errors and bugs still answer in each API's JSON error shape."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = f"{request.method} {request.url.path}: " + (
         exc.detail if isinstance(exc, HTTPException) else "internal error"
@@ -205,6 +206,6 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     siro = SiroApi(store, [config.siro_token], config.siro_requests_per_minute)
     inner = Starlette(
         routes=[*zelto.routes(), *siro.routes()],
-        exception_handlers={HTTPException: _not_found},
+        exception_handlers={HTTPException: _error_response, Exception: _error_response},
     )
     return EmulatorApp(store, FaultInjector(config.faults), RequestCounter(), inner)

@@ -198,3 +198,12 @@ def test_unknown_paths_and_methods_answer_json_errors(zelto: CheckedClient) -> N
     response = zelto.delete(f"/v1/conversations/{uuid.uuid4()}/customer-metrics")
     assert response.status_code == 405
     assert "error" in response.json()
+
+
+def test_a_server_bug_still_answers_a_json_500(
+    emulator: RunningEmulator, zelto: CheckedClient
+) -> None:
+    emulator.store.close()  # every query now fails inside the handler
+    response = zelto.get("/v1/agents")
+    assert response.status_code == 500
+    assert response.json()["error"]["message"] == "GET /v1/agents: internal error"

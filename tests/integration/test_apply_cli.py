@@ -325,7 +325,8 @@ def test_an_apply_killed_halfway_converges_when_run_again(
 ) -> None:
     cli.emulator.set_faults(Faults(latency_ms=40))
     specs = _write_specs(cli.folder, {CONV_A: _records(60)})
-    process = _start_apply(cli.emulator, specs)
+    as_json = sig is signal.SIGTERM  # a CD job reading the JSON report gets one after SIGTERM
+    process = _start_apply(cli.emulator, specs, *(["--format", "json"] if as_json else []))
     _wait_until(lambda: len(cli.emulator.store.list_metrics(CONV_A)) >= 6)
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=30)
@@ -334,8 +335,15 @@ def test_an_apply_killed_halfway_converges_when_run_again(
     assert 6 <= written < 60
     if sig is not signal.SIGKILL:
         assert "Traceback" not in stderr
-        assert "apply stopped:" in stdout and "not attempted" in stdout
-        assert f"{written} written but not verified" in stdout
+        assert "error: apply to" in stderr and "did not complete" in stderr
+    if as_json:
+        report = json.loads(stdout)
+        assert report["stopped"] == "terminated (SIGTERM)"
+        assert report["summary"]["notVerified"] == written
+        assert report["summary"]["notAttempted"] == 60 - written
+    elif sig is signal.SIGINT:
+        assert "apply stopped: interrupted (SIGINT)" in stdout
+        assert f"{written} written but not verified, {60 - written} not attempted" in stdout
     cli.emulator.set_faults(Faults())
     again = cli.apply(str(specs), "--auto-approve")
     assert again.exit_code == 0, again.output

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -77,8 +77,19 @@ class Agent(_Lenient):
     provider: str | None = None
 
 
-_RECORDS = TypeAdapter(list[RemoteRecord])
-_AGENTS = TypeAdapter(list[Agent])
+class _RecordPage(_Lenient):
+    data: list[RemoteRecord]
+    next_cursor: str | None = None
+
+
+class _AgentPage(_Lenient):
+    data: list[Agent]
+    next_cursor: str | None = None
+
+
+_P = TypeVar("_P", _RecordPage, _AgentPage)
+_RECORD_PAGE = TypeAdapter(_RecordPage)
+_AGENT_PAGE = TypeAdapter(_AgentPage)
 
 
 def _metrics_path(conversation_id: str) -> str:
@@ -126,43 +137,46 @@ class ZeltoClient:
         response = await self.session.request("GET", path, params=params, context=context)
         return request, response_json(response, request, self.target)
 
-    def _envelope_data(
-        self, body: Any, request: str, conversation_id: str | None
-    ) -> tuple[list[Any], str | None]:
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise self._malformed(request, 'expected an object with a "data" list', conversation_id)
-        cursor = body.get("nextCursor")
-        if cursor is not None and not isinstance(cursor, str):
-            raise self._malformed(request, "nextCursor is not a string", conversation_id)
-        return body["data"], cursor or None
+    async def _page(
+        self, adapter: TypeAdapter[_P], path: str, params: dict[str, Any], cid: str | None
+    ) -> _P:
+        """One ``{data, nextCursor}`` page, parsed and validated in one pass (pydantic-core
+        parses the bytes itself: the listing is the hot path of every plan)."""
+        context = RequestContext(conversation_id=cid)
+        response = await self.session.request("GET", path, params=params or None, context=context)
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False)[0]
+            if first["type"] == "json_invalid":
+                problem = f"HTTP {response.status_code} body is not JSON"
+            elif not first["loc"] or first["loc"] == ("data",):
+                problem = 'expected an object with a "data" list'
+            else:
+                problem = ".".join(str(p) for p in first["loc"]) + f": {first['msg']}"
+            raise self._malformed(f"GET {path}", problem, cid) from exc
 
     async def _all_pages(
-        self, path: str, conversation_id: str | None, limit: int | None
+        self, adapter: TypeAdapter[_P], path: str, cid: str | None, limit: int | None
     ) -> list[Any]:
         """Every item of a ``{data, nextCursor}`` list; stops on a null or repeated cursor."""
         items: list[Any] = []
         params: dict[str, Any] = {"limit": limit} if limit else {}
         seen: set[str] = set()
         for _ in range(ASSUMED.max_pages):
-            request, body = await self._get_json(
-                path, params=params or None, conversation_id=conversation_id
-            )
-            data, cursor = self._envelope_data(body, request, conversation_id)
-            items.extend(data)
-            if cursor is None or cursor in seen or not ASSUMED.follow_list_cursor:
+            page = await self._page(adapter, path, params, cid)
+            items.extend(page.data)
+            cursor = page.next_cursor
+            if not cursor or cursor in seen or not ASSUMED.follow_list_cursor:
                 return items
             seen.add(cursor)
             params = {**params, "cursor": cursor}
-        raise self._malformed(f"GET {path}", "too many pages", conversation_id)
+        raise self._malformed(f"GET {path}", "too many pages", cid)
 
     async def list_metrics(self, conversation_id: str) -> list[RemoteRecord]:
         """All customer metrics of one conversation (``listCustomerMetrics``)."""
         path = _metrics_path(conversation_id)
-        items = await self._all_pages(path, conversation_id, limit=None)
-        records: list[RemoteRecord] = self._validate(
-            _RECORDS, items, f"GET {path}", conversation_id
-        )
-        return records
+        return await self._all_pages(_RECORD_PAGE, path, conversation_id, limit=None)
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         path = _conversation_path(conversation_id)
@@ -197,9 +211,7 @@ class ZeltoClient:
 
     async def list_agents(self, *, page_size: int = 200) -> list[Agent]:
         """Every agent of the organization, following ``nextCursor``."""
-        items = await self._all_pages("/v1/agents", None, limit=page_size)
-        agents: list[Agent] = self._validate(_AGENTS, items, "GET /v1/agents", None)
-        return agents
+        return await self._all_pages(_AGENT_PAGE, "/v1/agents", None, limit=page_size)
 
     async def read_many(
         self,

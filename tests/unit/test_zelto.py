@@ -130,7 +130,7 @@ def _fake(body: bytes) -> httpx.MockTransport:
     [
         (b"<html>oops</html>", "body is not JSON"),
         (b'{"items": []}', 'expected an object with a "data" list'),
-        (b'{"data": [{"id": "1"}]}', "malformed response: 0.organizationId: Field required"),
+        (b'{"data": [{"id": "1"}]}', "malformed response: data.0.organizationId: Field required"),
     ],
 )
 def test_malformed_responses_name_the_request(body: bytes, expected: str) -> None:

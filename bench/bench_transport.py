@@ -7,8 +7,10 @@ and server do not share an interpreter, then sends the same GETs
 - the naive baseline: one request at a time;
 - one ``httpx.AsyncClient`` with its default transport, at 8, 32 and 64 in flight;
 - one ``httpx.AsyncClient`` over the ``httpx-aiohttp`` transport, at 8, 32 and 64;
-- several ``httpx.AsyncClient``\\ s with small pools (4 connections each);
-- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on each transport.
+- several ``httpx.AsyncClient`` instances with small pools (4 connections each);
+- aiohttp's own ``ClientSession`` with no httpx at all (the reference: the least client CPU);
+- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on each transport;
+  it sends ``httpx.Request`` objects through the transport directly, without ``AsyncClient``.
 
 For each it prints requests/s, the ideal (in_flight / latency), the ratio to it, client CPU
 (process time / wall time: 100 % means the client itself is the bottleneck) and the speed-up over
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -100,6 +103,22 @@ async def one_client_aiohttp(server: Server, in_flight: int, count: int) -> None
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     async with _client(server, in_flight, AiohttpTransport(limits=limits)) as client:
         await asyncio.gather(*(_drain(client, paths) for _ in range(in_flight)))
+
+
+async def aiohttp_alone(server: Server, in_flight: int, count: int) -> None:
+    """No httpx at all: the floor of client CPU that any httpx layer adds to."""
+    urls = (server.url + path for path in _paths(server, count))
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    headers = {"Authorization": f"Bearer {server.key}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def drain() -> None:
+            for url in urls:
+                async with session.get(url) as response:
+                    response.raise_for_status()
+                    await response.read()
+
+        await asyncio.gather(*(drain() for _ in range(in_flight)))
 
 
 async def several_clients(server: Server, in_flight: int, count: int) -> None:
@@ -204,6 +223,8 @@ def main() -> None:
         plan.append(("httpx AsyncClient, httpx-aiohttp", one_client_aiohttp, n))
     for n in (32, 64):
         plan.append(("several AsyncClients x 4 conns", several_clients, n))
+    for n in (32, 64):
+        plan.append(("aiohttp alone, no httpx (reference)", aiohttp_alone, n))
     for n in (32, 64):
         plan.append(("HttpSession (policy), default pool", _session_runner("httpx"), n))
         plan.append(("HttpSession (policy), httpx-aiohttp", _session_runner("aiohttp"), n))

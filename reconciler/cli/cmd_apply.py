@@ -208,11 +208,12 @@ def _check_and_write(
     _print_report(report, options)
     if report.ok and exit_code is None:
         return 0
-    stopped = f" ({report.stopped})" if report.stopped else ""
-    echo_err(
-        f"error: apply to {report.target} did not complete{stopped}: {report.summary.line()}; "
-        "run apply again to finish"
-    )
+    if report.stopped:
+        # Stopped early: what is left is untouched, and a re-run plans and sends only that.
+        hint = f" ({report.stopped}): {report.summary.line()}; run apply again to finish"
+    else:
+        hint = f": {report.summary.line()} (the reasons are listed per record)"
+    echo_err(f"error: apply to {report.target} did not complete{hint}")
     return exit_code if exit_code is not None else EXIT_ERROR
 
 

@@ -85,6 +85,13 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     help="Seed of the fault sequence: the same seed gives the same fates.",
 )
 @click.option(
+    "--fault-method",
+    "fault_methods",
+    multiple=True,
+    type=click.Choice(["GET", "POST"], case_sensitive=False),
+    help="Only requests with this method meet faults (repeatable); default: all requests.",
+)
+@click.option(
     "--auto-create-conversations",
     is_flag=True,
     help="Create unknown (well-formed) conversation ids on first use; for quickstarts only.",
@@ -121,6 +128,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
     retry_after: float,
     max_rps: float | None,
     fault_seed: int,
+    fault_methods: tuple[str, ...],
     auto_create_conversations: bool,
     zelto_api_key: str,
     siro_token: str,
@@ -139,6 +147,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
                 drop_rate=drop_rate,
                 max_requests_per_second=max_rps,
                 seed=fault_seed,
+                methods=fault_methods,
             ),
             auto_create_conversations=auto_create_conversations,
             siro_requests_per_minute=siro_rpm,

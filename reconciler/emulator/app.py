@@ -103,7 +103,7 @@ class EmulatorApp:
             await self._admin(scope, receive, send)
             return
         self.counter.add(scope["method"], route_of(path))
-        decision = self.injector.decide()
+        decision = self.injector.decide(scope["method"])
         if decision.delay_seconds:
             await asyncio.sleep(decision.delay_seconds)
         if decision.fate is Fate.SERVE:

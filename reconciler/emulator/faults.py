@@ -33,8 +33,13 @@ class Faults:
     drop_rate: float = 0.0
     max_requests_per_second: float | None = None
     seed: int = 0
+    # Only requests with these HTTP methods meet faults (e.g. ("POST",) to fail writes while
+    # reads verify); empty = every request. Other requests skip the sequence entirely.
+    methods: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _check_methods(self.methods)
+        object.__setattr__(self, "methods", tuple(m.upper() for m in self.methods))
         _check_non_negative("latency_ms", self.latency_ms)
         _check_non_negative("retry_after_seconds", self.retry_after_seconds)
         for name in ("error_rate", "throttle_rate", "drop_rate"):
@@ -75,6 +80,18 @@ def _check_fraction(name: str, value: object) -> None:
         raise EmulatorError(f"faults.{name} must be a fraction between 0 and 1, got {value!r}")
 
 
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _check_methods(methods: object) -> None:
+    if isinstance(methods, str) or not isinstance(methods, tuple | list):
+        raise EmulatorError(f"faults.methods must be a list of HTTP methods, got {methods!r}")
+    for method in methods:
+        if not isinstance(method, str) or method.upper() not in _HTTP_METHODS:
+            allowed = ", ".join(sorted(_HTTP_METHODS))
+            raise EmulatorError(f"faults.methods: {method!r} is not one of {allowed}")
+
+
 class Fate(enum.Enum):
     """What happens to one request before the API sees it."""
 
@@ -92,6 +109,9 @@ class Decision:
     fate: Fate
     delay_seconds: float
     retry_after_seconds: float
+
+
+_SERVE = Decision(Fate.SERVE, 0.0, 0.0)
 
 
 def format_retry_after(seconds: float) -> str:
@@ -121,11 +141,11 @@ class FaultInjector:
             self._random = random.Random(faults.seed)
             self._accepted.clear()
 
-    def decide(self) -> Decision:
+    def decide(self, method: str = "GET") -> Decision:
         """The fate of the next request (call once per request, in arrival order)."""
         faults = self._faults
-        if not faults.active:
-            return Decision(Fate.SERVE, 0.0, 0.0)
+        if not faults.active or (faults.methods and method not in faults.methods):
+            return _SERVE
         with self._lock:
             draws = (self._random.random(), self._random.random(), self._random.random())
             limited_for = self._rate_limited_for(faults.max_requests_per_second)

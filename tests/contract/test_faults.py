@@ -142,3 +142,20 @@ def test_request_counts_are_keyed_by_method_and_route_template(
 def test_bad_fault_settings_are_refused_with_the_rule(kwargs: dict[str, Any], words: str) -> None:
     with pytest.raises(EmulatorError, match=words.replace(".", r"\.")):
         Faults(**kwargs)
+
+
+def test_faults_can_target_one_method(emulator_factory: Any, client_for: ClientFactory) -> None:
+    running = emulator_factory(faults=Faults(error_rate=1.0, methods=("post",)))
+    client = _zelto(running, client_for)
+    path = _metrics_path(running)
+    assert client.post(path, json={"label": "L", "score": 1}).status_code == 503
+    assert client.get(path).status_code == 200
+    assert running.faults.methods == ("POST",)
+
+
+@pytest.mark.parametrize(
+    ("methods", "words"), [("POST", "must be a list"), (("FETCH",), "'FETCH' is not one of")]
+)
+def test_bad_fault_methods_are_refused(methods: object, words: str) -> None:
+    with pytest.raises(EmulatorError, match=words):
+        Faults(methods=methods)  # type: ignore[arg-type]

@@ -147,7 +147,8 @@ def _read(path: Path) -> object:
     try:
         return YAML(typ="safe", pure=False).load(text)
     except YAMLError as exc:
-        raise SeedError(f"{path}: not valid YAML: {exc}") from exc
+        where = str(exc).replace('"<unicode string>"', str(path)).split("\n\nTo suppress")[0]
+        raise SeedError(f"{path}: not valid YAML: {where}") from None
 
 
 def load_seed(source: str | Path | Mapping[str, Any]) -> Seed:

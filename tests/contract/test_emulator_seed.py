@@ -110,6 +110,8 @@ def test_a_json_seed_and_a_dict_seed_are_the_same_format(tmp_path: Path) -> None
         ),
         ("- just\n- a list\n", "the top level must be a mapping"),
         ("agents: [\n", "not valid YAML"),
+        ("agents: []\nagents: []\n", 'found duplicate key "agents"'),
+        ("agents:\n\t- x\n", "seed.yaml, line 2, column 1"),
         (
             "conversations:\n  - {id: " + CONVERSATION + ", agentId: " + AGENT + "}\n",
             "conversations[0]: unknown agent",

@@ -38,6 +38,13 @@ REJECT_NULL_VALUES: Final = True
 AGENT_WITHOUT_METRICS_ACCEPTS_ANY_METRIC_ID: Final = True
 # ASSUMED (zelto.md): externalId is not unique server-side; only label is the upsert key.
 EXTERNAL_ID_UNIQUE: Final = False
+# ASSUMED: the upsert key compares labels exactly (case and whitespace matter).
+LABEL_MATCH_IS_EXACT: Final = True
+# ASSUMED: GET .../customer-metrics lists records in creation order (a replace keeps the place).
+LIST_ORDER: Final = "created"
+# EMULATOR: conversation ids match case-insensitively and come back lower-case; metricId and every
+# other stored string come back exactly as sent.
+CONVERSATION_ID_CASE_INSENSITIVE: Final = True
 # DOC: provenance of records created through the API.
 SOURCE_API: Final = "api"
 

@@ -24,8 +24,8 @@ METRIC_INPUT_FIELDS: Final = ("label", "verdict", "score", "note", "metricId", "
 # DOC: "Provide at least one of verdict or score".
 AT_LEAST_ONE_OF: Final = ("verdict", "score")
 
-# ASSUMED (zelto.md): a resubmit is a FULL replace; fields left out of the body are cleared.
-FULL_REPLACE: Final = True
+# ASSUMED (zelto.md): a resubmit is a FULL replace; fields left out of the body are cleared
+# (store.py, Store._upsert_metric).
 # EMULATOR: fields the documented schema does not know are rejected (422) rather than ignored, so
 # a client that sends extra keys (e.g. the spec-only `adopt`) is caught in tests.
 REJECT_UNKNOWN_FIELDS: Final = True
@@ -36,15 +36,12 @@ REJECT_NULL_VALUES: Final = True
 # EMULATOR: an agent with no declared metrics (none in the seed) accepts any well-formed metricId,
 # because the real list of an org's metrics is not readable through the API.
 AGENT_WITHOUT_METRICS_ACCEPTS_ANY_METRIC_ID: Final = True
-# ASSUMED (zelto.md): externalId is not unique server-side; only label is the upsert key.
-EXTERNAL_ID_UNIQUE: Final = False
+# ASSUMED (zelto.md): externalId is not unique server-side; only label is the upsert key
+# (the UNIQUE (conversation_id, label) constraint in store.py).
 # ASSUMED: the upsert key compares labels exactly (case and whitespace matter).
-LABEL_MATCH_IS_EXACT: Final = True
 # ASSUMED: GET .../customer-metrics lists records in creation order (a replace keeps the place).
-LIST_ORDER: Final = "created"
 # EMULATOR: conversation ids match case-insensitively and come back lower-case; metricId and every
 # other stored string come back exactly as sent.
-CONVERSATION_ID_CASE_INSENSITIVE: Final = True
 # DOC: provenance of records created through the API.
 SOURCE_API: Final = "api"
 
@@ -84,7 +81,6 @@ WEBHOOK_SOURCE_BY_PROVIDER: Final = {
 }
 # EMULATOR: the real service processes uploads asynchronously; the emulator does it before it
 # answers, so a test can read the conversation at once.
-WEBHOOK_PROCESSED_SYNCHRONOUSLY: Final = True
 STATUS_WEBHOOK_RECEIVED: Final = 200  # ASSUMED
 
 # --- Zelto: auth (DOC) ---------------------------------------------------------------------------
@@ -95,8 +91,7 @@ ZELTO_AUTH_SCHEME: Final = "bearer"  # DOC
 SIRO_AUTH_HEADER: Final = "x-siro-auth-token"  # DOC
 SIRO_REQUESTS_PER_MINUTE: Final = 1000  # DOC: 1000 requests per token per minute
 SIRO_RATE_WINDOW_SECONDS: Final = 60.0  # DOC ("per minute")
-# ASSUMED (siro-openapi.yaml): Siro's 429 carries no Retry-After.
-SIRO_429_HAS_RETRY_AFTER: Final = False
+# ASSUMED (siro-openapi.yaml): Siro's 429 carries no Retry-After (siro_api.py sends none).
 SIRO_ENTITY_TYPES: Final = ("RECORDING", "USER", "TEAM", "ORGANIZATION")  # DOC
 SIRO_REQUIRED_PARAMS: Final = (  # DOC
     "requestedOrganizationId",

@@ -30,6 +30,7 @@ from reconciler.emulator.contract import (
     STATUS_NOT_FOUND,
     STATUS_UNAUTHORIZED,
     STATUS_VALIDATION,
+    STATUS_WEBHOOK_RECEIVED,
     ZELTO_AUTH_HEADER,
     ZELTO_AUTH_SCHEME,
     is_uuid,
@@ -195,7 +196,7 @@ class ZeltoApi:
             ingest_call(self.store, org.id, body, request.headers)
         except WebhookError as rejected:
             return _validation_error(rejected.problems)
-        return JSONResponse({"received": True})
+        return JSONResponse({"received": True}, status_code=STATUS_WEBHOOK_RECEIVED)
 
     async def list_agents(self, request: Request) -> Response:
         org = self._organization(request)

@@ -261,3 +261,13 @@ def test_auto_create_makes_unknown_well_formed_conversations(
     assert record["agentId"] == "00000000-0000-4000-8000-00000000a001"
     assert client.get(f"/v1/conversations/{conversation}").json()["id"] == conversation
     assert client.get(_url("not-a-uuid")).status_code == 404
+
+
+def test_labels_match_exactly_case_and_spaces_count(
+    emulator: RunningEmulator, zelto: CheckedClient
+) -> None:
+    conversation = emulator.store.add_conversation()
+    for label in ("Empathy", "empathy", "Empathy "):
+        zelto.post(_url(conversation), json={"label": label, "score": 1})
+    labels = [r["label"] for r in zelto.get(_url(conversation)).json()["data"]]
+    assert labels == ["Empathy", "empathy", "Empathy "]

@@ -291,6 +291,11 @@ class Store(SiroTables):
         )
         return _conversation_dict(row) if row else None
 
+    def conversation_exists(self, conversation_id: str) -> bool:
+        """In any organization: auto-creation must never take over another org's id."""
+        row = self._one("SELECT 1 FROM conversations WHERE id = ?", (conversation_id.lower(),))
+        return row is not None
+
     def webhook_conversation_id(self, organization_id: str, call_external_id: str) -> str:
         """The id a webhook upload gets: stable per (organization, call.externalId)."""
         name = f"{organization_id}/{call_external_id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,9 @@ def _validation_error(problems: list[Problem]) -> JSONResponse:
     return zelto_error(STATUS_VALIDATION, ERROR_CODE_VALIDATION, message, details=details)
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
 class _RefusedError(Exception):
     """A request the API answers with an error response (carried to the handler's caller)."""
 
@@ -78,7 +82,7 @@ class ZeltoApi:
         ]
 
     @staticmethod
-    def _wrap(handler: Any) -> Any:
+    def _wrap(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             try:
                 result: Response = await handler(request)
@@ -124,7 +128,12 @@ class ZeltoApi:
 
     def _conversation(self, org: Organization, conversation_id: str) -> dict[str, Any]:
         found = self.store.get_conversation(org.id, conversation_id)
-        if found is None and self.auto_create_conversations and is_uuid(conversation_id):
+        if (
+            found is None
+            and self.auto_create_conversations
+            and is_uuid(conversation_id)
+            and not self.store.conversation_exists(conversation_id)
+        ):
             self.store.add_conversation(conversation_id, organization_id=org.id)
             found = self.store.get_conversation(org.id, conversation_id)
         if found is None:

@@ -271,3 +271,16 @@ def test_labels_match_exactly_case_and_spaces_count(
         zelto.post(_url(conversation), json={"label": label, "score": 1})
     labels = [r["label"] for r in zelto.get(_url(conversation)).json()["data"]]
     assert labels == ["Empathy", "empathy", "Empathy "]
+
+
+def test_auto_create_never_takes_over_another_organizations_conversation(
+    emulator_factory: Any, client_for: ClientFactory
+) -> None:
+    running = emulator_factory(auto_create_conversations=True)
+    theirs = running.store.add_organization(api_key="their-key")
+    agent = running.store.add_agent(organization_id=theirs)
+    conversation = running.store.add_conversation(agent_id=agent, organization_id=theirs)
+    mine = client_for(running, Authorization=f"Bearer {running.zelto_api_key}")
+    assert mine.get(_url(conversation)).status_code == 404
+    their_client = client_for(running, Authorization="Bearer their-key")
+    assert their_client.get(f"/v1/conversations/{conversation}").json()["agentId"] == agent

@@ -11,6 +11,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -293,12 +294,13 @@ def _check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
     """Check files, over several processes when there is enough work to pay for them."""
     workers = _worker_count()
     total = sum(len(data) for _display, data in sources)
-    if workers < 2 or total < PARALLEL_MIN_BYTES:
+    context = _fork_context()
+    if workers < 2 or total < PARALLEL_MIN_BYTES or context is None:
         return _check_batch(sources, max_bytes)
     size = max(1, len(sources) // (workers * _BATCHES_PER_WORKER) + 1)
     batches = [sources[i : i + size] for i in range(0, len(sources), size)]
     try:
-        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             results = pool.map(_check_batch, batches, [max_bytes] * len(batches))
             return [outcome for batch in results for outcome in batch]
     except (OSError, BrokenProcessPool):
@@ -313,8 +315,13 @@ def _worker_count() -> int:
         return os.cpu_count() or 1
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """fork is fastest, but forking while other threads run can deadlock the child."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+def _fork_context() -> multiprocessing.context.BaseContext | None:
+    """The fork start method when it is safe here, else None (check serially).
+
+    Only fork is used: spawn and forkserver re-import the caller's main module in every worker,
+    which breaks library callers without a ``__main__`` guard and costs a second of imports.
+    Forking while other threads run can deadlock the child, so then the work stays in-process.
+    """
+    if sys.platform != "linux" or threading.active_count() != 1:
+        return None
+    return multiprocessing.get_context("fork")

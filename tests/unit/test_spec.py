@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from reconciler.errors import SpecError
 from reconciler.spec import discover_spec_files, load_spec_sources, load_specs
 from reconciler.spec.document import check_file
-from reconciler.spec.loader import PARALLEL_MIN_BYTES, _check_all
+from reconciler.spec.loader import PARALLEL_MIN_BYTES, _check_all, _fork_context
 from reconciler.yamlio import DEFAULT_MAX_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -297,7 +298,9 @@ def _many_sources(count: int, *, broken: int = -1) -> list[tuple[str, bytes]]:
 
 def test_parallel_checking_gives_the_serial_results() -> None:
     sources = _many_sources(400, broken=123)
-    assert sum(len(d) for _f, d in sources) > PARALLEL_MIN_BYTES  # the pool is used
+    assert sum(len(d) for _f, d in sources) > PARALLEL_MIN_BYTES
+    if _fork_context() is None:  # a thread left running by another test: no fork here
+        pytest.skip(f"threads alive: {[t.name for t in threading.enumerate()]}")
     parallel = _check_all(sources, DEFAULT_MAX_BYTES)
     serial = []
     for display, data in sources:
@@ -309,3 +312,18 @@ def test_parallel_checking_gives_the_serial_results() -> None:
     with pytest.raises(SpecError) as caught:
         load_spec_sources(sources)
     assert [i.location.file for i in caught.value.issues] == ["team/0123.yaml"]
+
+
+def test_with_other_threads_running_the_work_stays_in_process() -> None:
+    # Forking while another thread runs can deadlock the child; spawn would re-import the
+    # caller's main module. So with a thread alive, checking is serial and still correct.
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert _fork_context() is None
+        state = load_spec_sources(_many_sources(300))
+    finally:
+        stop.set()
+        thread.join()
+    assert state.record_count == 300

@@ -64,6 +64,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 @_fraction("error-rate", "get a 503")
 @_fraction("throttle-rate", "get a 429 with Retry-After")
 @_fraction("drop-rate", "have their connection cut mid-response")
+@_fraction("lost-response-rate", "are served (writes stored), then lose their response")
 @click.option(
     "--retry-after",
     type=click.FloatRange(min=0),
@@ -125,6 +126,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
     error_rate: float,
     throttle_rate: float,
     drop_rate: float,
+    lost_response_rate: float,
     retry_after: float,
     max_rps: float | None,
     fault_seed: int,
@@ -145,6 +147,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
                 throttle_rate=throttle_rate,
                 retry_after_seconds=retry_after,
                 drop_rate=drop_rate,
+                lost_response_rate=lost_response_rate,
                 max_requests_per_second=max_rps,
                 seed=fault_seed,
                 methods=fault_methods,

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.contract import (
@@ -109,6 +109,9 @@ class EmulatorApp:
         if decision.fate is Fate.SERVE:
             await self.inner(scope, receive, send)
             return
+        if decision.fate is Fate.LOSE_RESPONSE:
+            await self.inner(scope, receive, _cut_after_half(send))
+            return
         await self._fault(decision, path, scope, receive, send)
 
     async def _fault(
@@ -131,6 +134,20 @@ class EmulatorApp:
         request = Request(scope, receive)
         response = await _admin_response(self, request)
         await response(scope, receive, send)
+
+
+def _cut_after_half(send: Send) -> Send:
+    """A send that passes the status line and half the body, then drops the connection."""
+
+    async def cutting(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            body: bytes = message.get("body", b"")
+            half = body[: len(body) // 2]
+            await send({"type": "http.response.body", "body": half, "more_body": True})
+            raise InjectedDropError("injected lost response")
+        await send(message)
+
+    return cutting
 
 
 def _fault_response(decision: Decision, *, is_siro: bool) -> Response:

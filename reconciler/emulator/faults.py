@@ -1,9 +1,10 @@
 """Fault injection: what a flaky network and a busy server do to a client, on demand.
 
-Fates are drawn from ``random.Random(seed)`` in the order requests arrive: every request draws the
-same three numbers whatever the rates, so the n-th request meets the same fate under the same seed
-and the same settings. Sequential clients therefore see a reproducible sequence; concurrent ones see
-the same multiset of fates (arrival order decides who gets which).
+Fates are drawn from ``random.Random(seed)`` in the order requests arrive: every request draws
+the same three numbers whatever the rates (a fourth when lost_response_rate is set), so the n-th
+request meets the same fate under the same seed and the same settings. Sequential clients
+therefore see a reproducible sequence; concurrent ones see the same multiset of fates (arrival
+order decides who gets which).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Faults:
     throttle_rate: float = 0.0
     retry_after_seconds: float = DEFAULT_RETRY_AFTER_SECONDS
     drop_rate: float = 0.0
+    # The request is served (a POST is stored), then its response is cut: what a client retry
+    # must survive without duplicating or diverging.
+    lost_response_rate: float = 0.0
     max_requests_per_second: float | None = None
     seed: int = 0
     # Only requests with these HTTP methods meet faults (e.g. ("POST",) to fail writes while
@@ -42,7 +46,7 @@ class Faults:
         object.__setattr__(self, "methods", tuple(m.upper() for m in self.methods))
         _check_non_negative("latency_ms", self.latency_ms)
         _check_non_negative("retry_after_seconds", self.retry_after_seconds)
-        for name in ("error_rate", "throttle_rate", "drop_rate"):
+        for name in ("error_rate", "throttle_rate", "drop_rate", "lost_response_rate"):
             _check_fraction(name, getattr(self, name))
         limit = self.max_requests_per_second
         if limit is not None and not (_is_number(limit) and math.isfinite(limit) and limit > 0):
@@ -60,6 +64,7 @@ class Faults:
             or self.error_rate
             or self.throttle_rate
             or self.drop_rate
+            or self.lost_response_rate
             or self.max_requests_per_second
         )
 
@@ -100,6 +105,7 @@ class Fate(enum.Enum):
     ERROR = "error"  # 503
     THROTTLE = "throttle"  # 429 with Retry-After
     RATE_LIMITED = "rate_limited"  # 429: beyond max_requests_per_second
+    LOSE_RESPONSE = "lose_response"  # served, then the connection closes mid-response
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,9 @@ class FaultInjector:
         if not faults.active or (faults.methods and method not in faults.methods):
             return _SERVE
         with self._lock:
-            draws = (self._random.random(), self._random.random(), self._random.random())
+            draws = [self._random.random(), self._random.random(), self._random.random()]
+            if faults.lost_response_rate:  # a fourth draw only then: older sequences stay put
+                draws.append(self._random.random())
             limited_for = self._rate_limited_for(faults.max_requests_per_second)
         delay = faults.latency_ms / 1000.0
         if limited_for is not None:
@@ -158,6 +166,8 @@ class FaultInjector:
             return Decision(Fate.ERROR, delay, 0.0)
         if draws[2] < faults.throttle_rate:
             return Decision(Fate.THROTTLE, delay, faults.retry_after_seconds)
+        if faults.lost_response_rate and draws[3] < faults.lost_response_rate:
+            return Decision(Fate.LOSE_RESPONSE, delay, 0.0)
         return Decision(Fate.SERVE, delay, 0.0)
 
     def _rate_limited_for(self, limit: float | None) -> float | None:

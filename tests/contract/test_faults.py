@@ -159,3 +159,16 @@ def test_faults_can_target_one_method(emulator_factory: Any, client_for: ClientF
 def test_bad_fault_methods_are_refused(methods: object, words: str) -> None:
     with pytest.raises(EmulatorError, match=words):
         Faults(methods=methods)  # type: ignore[arg-type]
+
+
+def test_a_lost_response_still_stores_the_write(
+    emulator_factory: Any, client_for: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = emulator_factory(faults=Faults(lost_response_rate=1.0, methods=("POST",)))
+    client = _zelto(running, client_for)
+    path = _metrics_path(running)
+    with caplog.at_level(logging.ERROR), pytest.raises(httpx.TransportError):
+        client.post(path, json={"label": "L", "verdict": "pass"})
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
+    [record] = client.get(path).json()["data"]
+    assert (record["label"], record["verdict"]) == ("L", "pass")

@@ -3,6 +3,7 @@ by hand or pointing another tool at it. Binds 127.0.0.1 unless told otherwise.""
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,16 @@ def _fraction(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[.
         show_default=True,
         help=f"Fraction of requests (0–1) that {what}.",
     )
+
+
+def _print_requests() -> None:
+    """uvicorn's access records, one line each on stderr (the CLI is where output is decided)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -116,6 +127,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     show_default=True,
     help="Siro requests per token per minute before 429.",
 )
+@click.option("--access-log", is_flag=True, help="Print one line per request on stderr.")
 @handle_errors
 def serve(  # noqa: PLR0917 (one parameter per click option)
     host: str,
@@ -135,6 +147,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
     zelto_api_key: str,
     siro_token: str,
     siro_rpm: int,
+    access_log: bool,
 ) -> None:
     """Serve the emulator until Ctrl-C or SIGTERM."""
     try:
@@ -168,7 +181,9 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
 
         previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
-            serve_forever(config, host=host, port=port, on_ready=announce)
+            if access_log:
+                _print_requests()
+            serve_forever(config, host=host, port=port, on_ready=announce, access_log=access_log)
         except KeyboardInterrupt:
             pass
         finally:

@@ -67,13 +67,15 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _uvicorn_config(app: EmulatorApp, *, http: str = "auto", loop: str = "asyncio") -> Any:
+def _uvicorn_config(
+    app: EmulatorApp, *, http: str = "auto", loop: str = "asyncio", access_log: bool = False
+) -> Any:
     return uvicorn.Config(
         app,
         lifespan="off",
-        access_log=False,
+        access_log=access_log,
         log_config=None,
-        log_level="warning",
+        log_level="info" if access_log else "warning",
         http=http,
         loop=loop,
         timeout_keep_alive=30,
@@ -349,8 +351,13 @@ def serve_forever(
     port: int = 8787,
     on_ready: Callable[[str], None] | None = None,
     http: str = "auto",
+    access_log: bool = False,
 ) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn's graceful shutdown).
+
+    ``access_log`` sends one record per request to the ``uvicorn.access`` logger (at INFO);
+    the caller decides where that logger writes.
+    """
     app = create_app(config)
     try:
         sock = _bind(host, port)
@@ -360,7 +367,8 @@ def serve_forever(
     try:
         if on_ready is not None:
             on_ready(_url(sock))
-        uvicorn.Server(_uvicorn_config(app, http=http, loop="auto")).run(sockets=[sock])
+        server_config = _uvicorn_config(app, http=http, loop="auto", access_log=access_log)
+        uvicorn.Server(server_config).run(sockets=[sock])
     finally:
         sock.close()
         app.store.close()

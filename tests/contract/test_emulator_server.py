@@ -79,7 +79,7 @@ def test_stop_is_idempotent_and_frees_the_port() -> None:
 
 def test_serve_prints_url_and_exports_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0"]
-    command += ["--db", str(tmp_path / "state.sqlite"), "--zelto-api-key", "k1"]
+    command += ["--db", str(tmp_path / "state.sqlite"), "--zelto-api-key", "k1", "--access-log"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -104,6 +104,7 @@ def test_serve_prints_url_and_exports_then_stops_cleanly_on_sigterm(tmp_path: Pa
     assert process.returncode == 0, err
     assert "emulator stopped" in out
     assert "Traceback" not in err
+    assert '"GET /v1/agents HTTP/1.1" 200' in err
     assert (tmp_path / "state.sqlite").exists()
 
 

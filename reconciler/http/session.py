@@ -62,6 +62,7 @@ _TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     httpx.RemoteProtocolError,
     aiohttp.ClientError,
     TimeoutError,
+    ConnectionError,
 )
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -205,36 +206,44 @@ class HttpSession:
         while True:
             attempt += 1
             await self._take_slot(name, ctx, attempt)
-            try:
-                response = await self._launch(method, path, json=json, params=params)
-            except _TRANSIENT_EXCEPTIONS as exc:
-                outcome = describe_transport_error(exc, self.settings.timeout_seconds)
-                delay = None if is_certificate_error(exc) else self._retry_delay(attempt, None)
-                self._report(ctx, name, attempt, outcome, delay)
-                if delay is None:
-                    raise self._give_up(name, ctx, outcome, attempt, None) from exc
-                await self._backoff(delay, name, ctx, outcome)
-                continue
-            except httpx.HTTPError as exc:
-                self.stats.failures += 1
-                raise self._error(
-                    ApiError, f"request failed: {type(exc).__name__}: {exc}", name, ctx
-                ) from exc
-            status = response.status_code
-            self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
-            if 200 <= status < 300:
-                self._report(ctx, name, attempt, str(status), None)
+            outcome, response, cause = await self._exchange(
+                method, path, json=json, params=params, name=name, ctx=ctx
+            )
+            if response is not None and response.is_success:
+                self._report(ctx, name, attempt, outcome, None)
                 return response
-            if status in TRANSIENT_STATUSES:
-                outcome = status_text(response)
-                delay = self._retry_delay(attempt, response)
-                self._report(ctx, name, attempt, outcome, delay)
-                if delay is None:
-                    raise self._give_up(name, ctx, outcome, attempt, response)
-                await self._backoff(delay, name, ctx, outcome)
-                continue
-            self._report(ctx, name, attempt, str(status), None)
-            raise self._final_error(name, ctx, response)
+            if response is not None and response.status_code not in TRANSIENT_STATUSES:
+                self._report(ctx, name, attempt, outcome, None)
+                raise self._final_error(name, ctx, response)
+            delay = self._retry_delay(attempt, response, cause)
+            self._report(ctx, name, attempt, outcome, delay)
+            if delay is None:
+                raise self._give_up(name, ctx, outcome, attempt, response) from cause
+            await self._backoff(delay, name, ctx, outcome)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        name: str,
+        ctx: RequestContext,
+    ) -> tuple[str, httpx.Response | None, BaseException | None]:
+        """One attempt: (what happened in a few words, the response if any, the failure if
+        none). Transient transport failures are returned for the retry loop; others raise."""
+        try:
+            response = await self._launch(method, path, json=json, params=params)
+        except _TRANSIENT_EXCEPTIONS as exc:
+            return describe_transport_error(exc, self.settings.timeout_seconds), None, exc
+        except httpx.HTTPError as exc:
+            self.stats.failures += 1
+            text = f"request failed: {type(exc).__name__}: {exc}"
+            raise self._error(ApiError, text, name, ctx) from exc
+        status = response.status_code
+        self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
+        return (str(status) if response.is_success else status_text(response)), response, None
 
     async def _take_slot(self, name: str, ctx: RequestContext, attempt: int) -> None:
         """Hold a slot and pass the rate limiter, unless the session stops meanwhile.
@@ -303,10 +312,14 @@ class HttpSession:
         response.request = request
         return response
 
-    def _retry_delay(self, attempt: int, response: httpx.Response | None) -> float | None:
-        """Seconds before the next attempt, or None when this was the last one allowed."""
+    def _retry_delay(
+        self, attempt: int, response: httpx.Response | None, cause: BaseException | None
+    ) -> float | None:
+        """Seconds before the next attempt, or None when there must be no next attempt."""
         if attempt >= self.settings.max_attempts or self.stopping:
             return None
+        if cause is not None and is_certificate_error(cause):
+            return None  # an untrusted certificate stays untrusted
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response else None
         if retry_after is not None:
             return min(retry_after, self.settings.retry_after_cap_seconds)

@@ -53,8 +53,9 @@ def merge_results(results: Sequence[tuple[str, FileResult]], locator: KeyLocator
     conversations: dict[str, tuple[DeclaredRecord, ...]] = {}
     for conversation_id in sorted(by_conversation):
         pairs = by_conversation[conversation_id]
-        _check_unique(conversation_id, pairs, "externalId", locator, issues)
-        _check_unique(conversation_id, pairs, "label", locator, issues)
+        if len(pairs) > 1 and not _all_distinct(pairs):
+            _check_unique(conversation_id, pairs, "externalId", locator, issues)
+            _check_unique(conversation_id, pairs, "label", locator, issues)
         if catalog:
             for file, decl in pairs:
                 _check_catalog(_Placed(file, decl, locator), catalog, catalog_places, issues)
@@ -97,6 +98,12 @@ def _record_path(item: _Placed, key: str) -> str:
     return format_path(("conversations", item.decl.conversation_id, item.decl.position, key))
 
 
+def _all_distinct(pairs: Sequence[tuple[str, RecordDecl]]) -> bool:
+    """The common case, decided without building anything: no externalId or label repeats."""
+    records = [decl.record for _file, decl in pairs]
+    return len({r.external_id for r in records}) == len({r.label for r in records}) == len(records)
+
+
 def _check_unique(
     conversation_id: str,
     pairs: Sequence[tuple[str, RecordDecl]],
@@ -104,9 +111,6 @@ def _check_unique(
     locator: KeyLocator,
     issues: list[Issue],
 ) -> None:
-    values = [_value(decl, key) for _file, decl in pairs]
-    if len(set(values)) == len(values):
-        return  # the common case, decided without building anything
     first: dict[str, _Placed] = {}
     for file, decl in pairs:
         item = _Placed(file, decl, locator)

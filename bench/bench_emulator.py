@@ -24,6 +24,7 @@ from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_i
 
 CONVERSATION = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 KEY = "bench-key"
+SIRO_TOKEN = "bench-siro-token"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,20 @@ def _work(host: str, port: int) -> list[Work]:
         f"POST {path} HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    return [Work("GET customer-metrics", get), Work("POST customer-metric", post)]
+    siro_query = (
+        "requestedOrganizationId=org_bench&conversationTypeId=type-1"
+        "&startAt=2026-01-01T00:00:00Z&endAt=2026-02-01T00:00:00Z"
+        "&filterByIds=rec_bench&filterBy=RECORDING"
+    )
+    siro = (
+        f"GET /v1/core/scorecards/scorecard-metrics/values?{siro_query} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nx-siro-auth-token: {SIRO_TOKEN}\r\n\r\n"
+    ).encode()
+    return [
+        Work("GET customer-metrics", get),
+        Work("POST customer-metric", post),
+        Work("GET Siro values", siro),
+    ]
 
 
 async def _one_connection(host: str, port: int, request: bytes, deadline: float) -> int:
@@ -96,14 +110,35 @@ def _measure(url: str, request: bytes, processes: int, per_process: int, seconds
 
 
 def _start(latency_ms: float, http: str) -> RunningEmulator:
+    recording = {
+        "id": "rec_bench",
+        "organizationId": "org_bench",
+        "conversationTypeId": "type-1",
+        "startedAt": "2026-01-10T12:00:00Z",
+        "metricValues": [
+            {
+                "id": f"mv_{i}",
+                "name": f"Metric {i}",
+                "unit": "seconds",
+                "unitAbbreviated": "sec",
+                "metricType": "CONVERSATION_TIME",
+                "value": 10 * i,
+            }
+            for i in range(5)
+        ],
+    }
     seed = {
         "organizations": [{"id": str(uuid.uuid4()), "apiKey": KEY}],
+        "siro": {"recordings": [recording]},
     }
     running = start_in_process(
         EmulatorConfig(
             seed=seed,
             auto_create_conversations=True,
             faults=Faults(latency_ms=latency_ms),
+            siro_token=SIRO_TOKEN,
+            # The documented 1000/min limit would measure the limiter, not the server.
+            siro_requests_per_minute=10**9,
         ),
         http=http,
     )

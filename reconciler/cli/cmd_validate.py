@@ -15,7 +15,7 @@ import click
 
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
 from reconciler.config import LoadedConfig, load_config, spec_cache_dir
-from reconciler.errors import Issue, SpecError
+from reconciler.errors import ConfigError, Issue, Location, SpecError
 from reconciler.model import DesiredState
 from reconciler.spec import discover_spec_files, load_specs
 
@@ -57,6 +57,11 @@ def validate(
         state = load_specs(spec_paths, root=loaded.root, cache_dir=_cache(loaded, no_cache))
     except SpecError as exc:
         _report_failure(exc.issues, files, output_format)
+        raise SystemExit(EXIT_ERROR) from None
+    except ConfigError as exc:
+        if output_format != "json":
+            raise  # handle_errors prints it like every other command does
+        _report_failure([Issue(Location(""), str(exc))], files, output_format)
         raise SystemExit(EXIT_ERROR) from None
     _report_success(state, output_format)
 

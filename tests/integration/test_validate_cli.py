@@ -173,3 +173,14 @@ def test_schema_check_detects_stale_files(tmp_path: Path) -> None:
 def test_committed_schemas_pass_the_check() -> None:
     result = CliRunner().invoke(main, ["schema", "--check", "--dir", str(REPO / "schemas")])
     assert result.exit_code == 0, result.output
+
+
+def test_an_unreadable_config_is_an_error_in_both_formats(project: Path) -> None:
+    missing = str(project / "missing.yaml")
+    result = CliRunner().invoke(main, ["validate", "--config", missing])
+    assert result.exit_code == 1
+    assert "error: cannot read config file" in result.output
+    code, out = _run("--config", missing, "--format", "json")
+    body = json.loads(out)
+    assert (code, body["valid"], body["errors"][0]["file"]) == (1, False, "")
+    assert body["errors"][0]["message"].startswith("cannot read config file")

@@ -139,26 +139,36 @@ def check_file(file: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         spec = SpecDocument.model_validate(doc.data)
     except ValidationError as exc:
         raise SpecError(validation_issues(doc, exc, SpecDocument, explain_spec_error)) from None
-    _check_conversation_keys(doc, spec)
+    _check_uuid_keys(doc, spec)
     return FileResult(labels=_labels(doc, spec), records=_records(doc, spec))
 
 
-def _check_conversation_keys(doc: YamlDocument, spec: SpecDocument) -> None:
+def _check_uuid_keys(doc: YamlDocument, spec: SpecDocument) -> None:
     """Two spellings of one UUID (case, braces) would be merged silently by validation."""
-    node = node_parent(doc.root, ("conversations",))
-    if not isinstance(node, MappingNode) or len(node.value) == len(spec.conversations):
-        return
+    issues = _repeated_uuids(doc, ("conversations",), len(spec.conversations), "conversation")
+    for label, entry in spec.labels.items():
+        if isinstance(entry.metric_id, dict):
+            loc = ("labels", label, "metricId")
+            issues += _repeated_uuids(doc, loc, len(entry.metric_id), "agent")
+    if issues:
+        raise SpecError(issues)
+
+
+def _repeated_uuids(doc: YamlDocument, loc: Loc, distinct: int, what: str) -> list[Issue]:
+    node = node_parent(doc.root, loc)
+    if not isinstance(node, MappingNode) or len(node.value) == distinct:
+        return []
     first: dict[str, Node] = {}
     issues = []
     for key, _value in node.value:
         canonical = str(UUID(str(key.value)))
         if canonical in first:
             where = location_at(doc.file, first[canonical])
-            message = f"conversation {canonical} is listed twice in this file (first at {where})"
+            message = f"{what} {canonical} is listed twice here (first at {where})"
             issues.append(Issue(location_at(doc.file, key), message))
         else:
             first[canonical] = key
-    raise SpecError(issues)
+    return issues
 
 
 def _mark(node: Node) -> Mark:

@@ -34,7 +34,12 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "unknown label 'Complaince Check'; did you mean 'Compliance Check'?",
     ),
     "conversation-id-not-uuid": ("", "2:3", "'call-7781'; a conversation id must be a UUID"),
-    "conversation-listed-twice": ("", "6:3", "is listed twice in this file (first at"),
+    "conversation-listed-twice": ("", "6:3", "is listed twice here (first at"),
+    "catalog-agent-listed-twice": (
+        "",
+        "5:7",
+        "agent 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d is listed twice",
+    ),
     "conversations-not-a-mapping": ("", "2:3", "conversations must be a mapping"),
     "custom-tag": ("", "5:14", "tag !!python/object:os.system is not allowed"),
     "deep-nesting": ("", "1:48", "nesting deeper than 32 levels"),

@@ -224,6 +224,23 @@ def test_a_refused_credential_is_one_line_and_never_shows_the_key(cli: Cli) -> N
     assert "zk_live_WRONG" not in result.output and cli.posts() == 0
 
 
+def test_the_configured_rate_and_concurrency_bound_the_writes(cli: Cli) -> None:
+    # Lower bounds only (a busy machine can make anything slower, never faster).
+    config = cli.folder / "reconciler.yaml"
+    config.write_text("apply: {requestsPerSecond: 20}\n")
+    specs = _write_specs(cli.folder, {CONV_A: _records(10)})
+    args = ("--config", str(config), "--auto-approve", "--format", "json")
+    limited = json.loads(cli.apply(str(specs), *args).stdout)
+    assert limited["summary"]["applied"] == 10
+    assert limited["durationSeconds"] >= 0.4  # 10 POSTs spaced 50 ms apart (+ the read-back)
+    config.write_text("apply: {concurrency: 64}\n")
+    cli.emulator.set_faults(Faults(latency_ms=60))
+    specs = _write_specs(cli.folder, {CONV_A: _records(8, score=1)})
+    serial = json.loads(cli.apply(str(specs), *args, "--concurrency", "1").stdout)
+    assert serial["summary"]["applied"] == 8
+    assert serial["durationSeconds"] >= 8 * 0.06  # one at a time despite the config's 64
+
+
 def test_faults_are_survived_and_nothing_is_written_twice_differently(cli: Cli) -> None:
     # 30 % 5xx and 10 % 429: the default backoff (0.25 s base, full jitter) is kept, so the
     # writes run all at once (wall time = the unluckiest record, not the sum) and the attempt

@@ -21,12 +21,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
-    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -62,8 +62,19 @@ NOTE_MAX = 5000
 Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX)]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX)]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX)]
-# Strict numbers: a quoted "85" or a YAML boolean is a mistake in a spec, not a score.
-Score = Annotated[StrictInt | StrictFloat, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+def _whole_as_int(value: float) -> float:
+    """Keep 85 as 85 (not 85.0) so that specs written back and plans read as the user wrote."""
+    return int(value) if value.is_integer() else value
+
+
+# Strict numbers: a quoted "85" or a YAML boolean is a mistake in a spec, not a score. One float
+# type (which accepts ints) rather than an int|float union: one error message per mistake, and
+# bounds that JSON Schema validators understand (pydantic writes a union's bounds as ge/le).
+Score = Annotated[
+    StrictFloat, Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(_whole_as_int)
+]
 
 #: The fields a plan compares (semantics.md §3). Server-owned fields never make a diff.
 COMPARED_FIELDS: tuple[str, ...] = ("label", "verdict", "score", "note", "metricId", "externalId")

@@ -16,29 +16,9 @@ __all__ = ["JSON_SCHEMA_DIALECT", "spec_json_schema"]
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-#: pydantic's names for numeric bounds -> JSON Schema's. pydantic leaves its own names in the
-#: schema when the bounds sit on a union (``score: int | float`` from 0 to 100), where JSON
-#: Schema validators silently ignore them.
-_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
-
-
 def spec_json_schema() -> dict[str, Any]:
     """The spec file schema, by alias (the names written in YAML)."""
     schema = SpecDocument.model_json_schema(by_alias=True, mode="validation")
     record = schema["$defs"][MetricRecord.__name__]
     record["anyOf"] = [{"required": ["verdict"]}, {"required": ["score"]}]
-    _standard_bounds(schema)
     return {"$schema": JSON_SCHEMA_DIALECT, **schema}
-
-
-def _standard_bounds(node: Any) -> None:
-    if isinstance(node, dict):
-        if "anyOf" in node:
-            for ours, standard in _BOUNDS.items():
-                if ours in node:
-                    node[standard] = node.pop(ours)
-        for value in node.values():
-            _standard_bounds(value)
-    elif isinstance(node, list):
-        for item in node:
-            _standard_bounds(item)

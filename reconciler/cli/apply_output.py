@@ -68,6 +68,11 @@ class Progress:
             self._bar.__exit__(exc_type, exc, tb)
             self._bar = None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether a bar is drawn; when not, callers skip the per-record callback entirely."""
+        return self._enabled
+
     def advance(self, result: RecordResult) -> None:
         if self._bar is None:
             return

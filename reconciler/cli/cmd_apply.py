@@ -255,8 +255,9 @@ def _run(
     async def go() -> ApplyReport:
         async with HttpSession(endpoint, settings) as session:
             with Progress(len(plan.writes())) as progress:
+                on_result = progress.advance if progress.enabled else None
                 applier = Applier(
-                    ZeltoClient(session), check_fresh=check_fresh, on_result=progress.advance
+                    ZeltoClient(session), check_fresh=check_fresh, on_result=on_result
                 )
                 _install_signal_handlers(applier, received)
                 try:

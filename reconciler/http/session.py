@@ -8,9 +8,10 @@ exponential backoff and full jitter, honouring ``Retry-After``; everything else 
 :class:`~reconciler.errors.ApiError` that names the request and the target, with the server's own
 message. Retrying is safe for our writes because Zelto's POST upserts on (conversation, label).
 
-Transport: httpx is the client API, but its default connection pool is CPU-bound at ~150 req/s
-once 32+ requests are in flight (encode/httpx#3215). ``bench/bench_transport.py`` measured the
-alternatives; the ``httpx-aiohttp`` transport won, so it is the default (docs/performance.md).
+Transport: callers get ``httpx.Response`` objects and the policy's errors. Underneath, httpx's
+default connection pool is CPU-bound at ~150 req/s once 32+ requests are in flight
+(encode/httpx#3215); ``bench/bench_transport.py`` measured the alternatives, and aiohttp's pool
+won (see :mod:`reconciler.http.wire` and docs/performance.md).
 
 Credentials live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, and every
 message built here is passed through :func:`redact` before it is raised.
@@ -27,7 +28,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from reconciler import __version__
 from reconciler.errors import ApiError, AuthError
@@ -51,6 +51,7 @@ from reconciler.http.policy import (
     parse_retry_after,
     redact,
 )
+from reconciler.http.wire import AiohttpWire, TransportWire, Wire, env_proxy
 
 __all__ = ["HttpSession"]
 
@@ -116,20 +117,14 @@ class HttpSession:
         )
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[httpx.Response]] = set()
-        self._transport = self._make_transport(transport)
         self._base = endpoint.url.rstrip("/")
-        self._headers = httpx.Headers(
-            {
-                "Accept": "application/json",
-                "Accept-Encoding": "gzip, deflate",
-                "User-Agent": f"reconciler/{__version__}",
-                **auth.headers(endpoint.token),
-            }
-        )
-        limit = self.settings.timeout_seconds
-        self._extensions = {
-            "timeout": {"connect": limit, "read": limit, "write": limit, "pool": limit}
+        self._headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": f"reconciler/{__version__}",
+            **auth.headers(endpoint.token),
         }
+        self._wire = self._make_wire(transport)
 
     def __repr__(self) -> str:
         return f"HttpSession({self.endpoint.name!r}, {self.endpoint.url!r})"
@@ -138,14 +133,20 @@ class HttpSession:
     def target(self) -> str:
         return self.endpoint.name
 
-    def _make_transport(self, given: httpx.AsyncBaseTransport | None) -> httpx.AsyncBaseTransport:
-        if given is not None:
-            return given
+    def _make_wire(self, transport: httpx.AsyncBaseTransport | None) -> Wire:
         size = self.settings.concurrency
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        if self.settings.transport == "aiohttp":
-            return AiohttpTransport(limits=limits, verify=True)
-        return httpx.AsyncHTTPTransport(limits=limits, verify=True)
+        timeout = self.settings.timeout_seconds
+        if transport is None and self.settings.transport == "aiohttp":
+            return AiohttpWire(
+                connections=size,
+                timeout_seconds=timeout,
+                headers=self._headers,
+                proxy=env_proxy(self._base),
+            )
+        if transport is None:
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            transport = httpx.AsyncHTTPTransport(limits=limits, verify=True)
+        return TransportWire(transport, timeout_seconds=timeout, headers=self._headers)
 
     async def __aenter__(self) -> HttpSession:
         return self
@@ -163,7 +164,7 @@ class HttpSession:
         self.stop()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
-        await self._transport.aclose()
+        await self._wire.aclose()
 
     def stop(self) -> None:
         """No new request starts and nothing is retried; requests on the wire still finish."""
@@ -287,30 +288,10 @@ class HttpSession:
     async def _send(
         self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
     ) -> httpx.Response:
-        """One exchange through the transport, body read in full.
-
-        httpx's request and response models and its transport seam, without ``AsyncClient``:
-        its per-request pipeline (URL merging, cookies, auth flows, redirects, event hooks)
-        doubled client CPU per request in bench/bench_transport.py and we use none of it.
-        """
-        request = httpx.Request(
-            method,
-            self._base + path,
-            params=params,
-            json=json,
-            headers=self._headers,
-            extensions=self._extensions,
-        )
         # A hard deadline for the whole attempt: per-phase timeouts alone let a server that
         # trickles bytes hold a slot forever.
         async with asyncio.timeout(self.settings.timeout_seconds):
-            response = await self._transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        response.request = request
-        return response
+            return await self._wire.send(method, self._base + path, json=json, params=params)
 
     def _retry_delay(
         self, attempt: int, response: httpx.Response | None, cause: BaseException | None

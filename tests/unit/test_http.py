@@ -37,6 +37,7 @@ from reconciler.http import (
     redact,
 )
 from reconciler.http.messages import describe_transport_error, server_message
+from reconciler.http.wire import env_proxy
 
 TOKEN = "zk_test_SECRET_0123456789"
 
@@ -495,3 +496,20 @@ def test_an_untrusted_certificate_is_refused_without_retrying(
     error = asyncio.run(run())
     assert "TLS certificate verification failed" in str(error)
     assert "(target staging)" in str(error) and TOKEN not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "expected"),
+    [
+        ("https://api.zelto.ai", {"HTTPS_PROXY": "http://proxy:3128"}, "http://proxy:3128"),
+        ("https://api.zelto.ai", {"https_proxy": "http://p:1", "NO_PROXY": ".zelto.ai"}, None),
+        ("https://api.zelto.ai", {"ALL_PROXY": "http://p:2"}, "http://p:2"),
+        ("https://api.zelto.ai", {"HTTP_PROXY": "http://p:3"}, None),
+        ("http://127.0.0.1:8080", {"HTTP_PROXY": "http://p:3"}, None),  # the emulator
+        ("https://api.zelto.ai", {"HTTPS_PROXY": "http://p:4", "NO_PROXY": "*"}, None),
+    ],
+)
+def test_the_proxy_comes_from_the_environment(
+    url: str, environ: dict[str, str], expected: str | None
+) -> None:
+    assert env_proxy(url, environ) == expected

@@ -9,8 +9,9 @@ and server do not share an interpreter, then sends the same GETs
 - one ``httpx.AsyncClient`` over the ``httpx-aiohttp`` transport, at 8, 32 and 64;
 - several ``httpx.AsyncClient`` instances with small pools (4 connections each);
 - aiohttp's own ``ClientSession`` with no httpx at all (the reference: the least client CPU);
-- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on each transport;
-  it sends ``httpx.Request`` objects through the transport directly, without ``AsyncClient``.
+- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on its two wires:
+  httpcore's pool driven without ``AsyncClient``, and aiohttp's pool answering ``httpx.Response``
+  (the default, see reconciler/http/wire.py).
 
 For each it prints requests/s, the ideal (in_flight / latency), the ratio to it, client CPU
 (process time / wall time: 100 % means the client itself is the bottleneck) and the speed-up over
@@ -226,8 +227,8 @@ def main() -> None:
     for n in (32, 64):
         plan.append(("aiohttp alone, no httpx (reference)", aiohttp_alone, n))
     for n in (32, 64):
-        plan.append(("HttpSession (policy), default pool", _session_runner("httpx"), n))
-        plan.append(("HttpSession (policy), httpx-aiohttp", _session_runner("aiohttp"), n))
+        plan.append(("HttpSession, httpcore pool", _session_runner("httpx"), n))
+        plan.append(("HttpSession, aiohttp wire (default)", _session_runner("aiohttp"), n))
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import ApiError, AuthError
-from reconciler.http import HttpSession, RequestContext, response_json
+from reconciler.http import HttpSession, RequestContext
 from reconciler.model import RemoteRecord
 
 __all__ = [
@@ -88,8 +89,12 @@ class _AgentPage(_Lenient):
 
 
 _P = TypeVar("_P", _RecordPage, _AgentPage)
+_T = TypeVar("_T")
 _RECORD_PAGE = TypeAdapter(_RecordPage)
 _AGENT_PAGE = TypeAdapter(_AgentPage)
+_ENVELOPES: tuple[TypeAdapter[Any], ...] = (_RECORD_PAGE, _AGENT_PAGE)
+_RECORD = TypeAdapter(RemoteRecord)
+_CONVERSATION = TypeAdapter(Conversation)
 
 
 def _metrics_path(conversation_id: str) -> str:
@@ -119,42 +124,29 @@ class ZeltoClient:
             conversation_id=conversation_id,
         )
 
-    def _validate(
-        self, adapter: TypeAdapter[Any], value: Any, request: str, conversation_id: str | None
-    ) -> Any:
-        try:
-            return adapter.validate_python(value)
-        except ValidationError as exc:
-            first = exc.errors(include_input=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise self._malformed(request, f"{where}: {first['msg']}", conversation_id) from exc
-
-    async def _get_json(
-        self, path: str, *, params: dict[str, Any] | None = None, conversation_id: str | None
-    ) -> tuple[str, Any]:
-        request = f"GET {path}"
-        context = RequestContext(conversation_id=conversation_id)
-        response = await self.session.request("GET", path, params=params, context=context)
-        return request, response_json(response, request, self.target)
-
-    async def _page(
-        self, adapter: TypeAdapter[_P], path: str, params: dict[str, Any], cid: str | None
-    ) -> _P:
-        """One ``{data, nextCursor}`` page, parsed and validated in one pass (pydantic-core
-        parses the bytes itself: the listing is the hot path of every plan)."""
-        context = RequestContext(conversation_id=cid)
-        response = await self.session.request("GET", path, params=params or None, context=context)
+    def _parse(
+        self, adapter: TypeAdapter[_T], response: httpx.Response, request: str, cid: str | None
+    ) -> _T:
+        """The body parsed and validated in one pass (pydantic-core reads the bytes itself:
+        listing and submitting are the hot paths of plan and apply)."""
         try:
             return adapter.validate_json(response.content)
         except ValidationError as exc:
             first = exc.errors(include_input=False)[0]
             if first["type"] == "json_invalid":
                 problem = f"HTTP {response.status_code} body is not JSON"
-            elif not first["loc"] or first["loc"] == ("data",):
+            elif adapter in _ENVELOPES and first["loc"] in {(), ("data",)}:
                 problem = 'expected an object with a "data" list'
             else:
                 problem = ".".join(str(p) for p in first["loc"]) + f": {first['msg']}"
-            raise self._malformed(f"GET {path}", problem, cid) from exc
+            raise self._malformed(request, problem, cid) from exc
+
+    async def _get(
+        self, adapter: TypeAdapter[_T], path: str, params: dict[str, Any], cid: str | None
+    ) -> _T:
+        context = RequestContext(conversation_id=cid)
+        response = await self.session.request("GET", path, params=params or None, context=context)
+        return self._parse(adapter, response, f"GET {path}", cid)
 
     async def _all_pages(
         self, adapter: TypeAdapter[_P], path: str, cid: str | None, limit: int | None
@@ -164,7 +156,7 @@ class ZeltoClient:
         params: dict[str, Any] = {"limit": limit} if limit else {}
         seen: set[str] = set()
         for _ in range(ASSUMED.max_pages):
-            page = await self._page(adapter, path, params, cid)
+            page = await self._get(adapter, path, params, cid)
             items.extend(page.data)
             cursor = page.next_cursor
             if not cursor or cursor in seen or not ASSUMED.follow_list_cursor:
@@ -179,12 +171,9 @@ class ZeltoClient:
         return await self._all_pages(_RECORD_PAGE, path, conversation_id, limit=None)
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
-        path = _conversation_path(conversation_id)
-        request, body = await self._get_json(path, conversation_id=conversation_id)
-        conversation: Conversation = self._validate(
-            TypeAdapter(Conversation), body, request, conversation_id
+        return await self._get(
+            _CONVERSATION, _conversation_path(conversation_id), {}, conversation_id
         )
-        return conversation
 
     async def submit_metric(
         self,
@@ -203,11 +192,7 @@ class ZeltoClient:
         if ctx.conversation_id is None:
             ctx = RequestContext(conversation_id=conversation_id, on_attempt=ctx.on_attempt)
         response = await self.session.request("POST", path, json=body, context=ctx)
-        answer = response_json(response, request, self.target)
-        record: RemoteRecord = self._validate(
-            TypeAdapter(RemoteRecord), answer, request, conversation_id
-        )
-        return record
+        return self._parse(_RECORD, response, request, conversation_id)
 
     async def list_agents(self, *, page_size: int = 200) -> list[Agent]:
         """Every agent of the organization, following ``nextCursor``."""

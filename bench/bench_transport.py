@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ class Row:
         return self.requests / self.wall
 
 
-Runner = Callable[[Server, int, int], Awaitable[None]]
+Runner = Callable[[Server, int, int], Coroutine[Any, Any, None]]
 
 
 def _paths(server: Server, count: int) -> Iterator[str]:

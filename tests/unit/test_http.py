@@ -513,3 +513,68 @@ def test_the_proxy_comes_from_the_environment(
     url: str, environ: dict[str, str], expected: str | None
 ) -> None:
     assert env_proxy(url, environ) == expected
+
+
+def _once_then_ok(status: int) -> tuple[httpx.MockTransport, list[int]]:
+    """Answers ``status`` once, then 200. The emulator injects only 503 and 429, so the other
+    statuses of the retry table can only come from a fake."""
+    seen: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        code = status if not seen else 200
+        seen.append(code)
+        return httpx.Response(code, json={"error": {"code": "x", "message": f"status {code}"}})
+
+    return httpx.MockTransport(answer), seen
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(status: int) -> None:
+    transport, seen = _once_then_ok(status)
+    endpoint = Endpoint("https://api.zelto.ai", Secret(TOKEN), "production")
+
+    async def run() -> int:
+        async with HttpSession(endpoint, FAST, transport=transport) as session:
+            return (await session.request("GET", "/v1/agents")).status_code
+
+    assert asyncio.run(run()) == 200
+    assert seen == [status, 200]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422, 501])
+def test_other_statuses_fail_at_once(status: int) -> None:
+    transport, seen = _once_then_ok(status)
+    endpoint = Endpoint("https://api.zelto.ai", Secret(TOKEN), "production")
+
+    async def run() -> None:
+        async with HttpSession(endpoint, FAST, transport=transport) as session:
+            await session.request("GET", "/v1/agents")
+
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(run())
+    assert seen == [status]
+    assert caught.value.status == status and not caught.value.transient
+    assert str(caught.value) == (
+        f"GET /v1/agents (target production): HTTP {status} "
+        f"{httpx.codes.get_reason_phrase(status)}: status {status}"
+    )
+
+
+def test_stop_during_a_backoff_wakes_it_and_does_not_retry(emulator: Any) -> None:
+    cid = _conversation(emulator)
+    emulator.set_faults(Faults(throttle_rate=1.0, retry_after_seconds=30))
+
+    async def run() -> tuple[RequestStoppedError, float]:
+        async with HttpSession(_endpoint(emulator), HttpSettings()) as session:
+            task = asyncio.ensure_future(session.request("GET", _metrics_path(cid)))
+            await asyncio.sleep(0.2)  # the first attempt got its 429 and is waiting 30 s
+            start = time.perf_counter()
+            session.stop()
+            with pytest.raises(RequestStoppedError) as caught:
+                await task
+            return caught.value, time.perf_counter() - start
+
+    error, waited = asyncio.run(run())
+    assert waited < 1.0
+    assert "not retried: stopping (last: HTTP 429 Too Many Requests)" in str(error)
+    assert _gets(emulator) == 1

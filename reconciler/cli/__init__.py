@@ -1,23 +1,29 @@
 """The ``reconciler`` command line: the only part of the package that prints or exits.
 
 Each command lives in its own module and registers itself on :data:`main` when imported, so
-commands stay small and independent. Library errors (``ReconcilerError``) become one clear message
-and exit 1; nothing a user types ever produces a traceback.
+commands stay small and independent. Modules are imported only when their command runs (see
+``LazyGroup``). Library errors (``ReconcilerError``) become one clear message and exit 1; nothing a
+user types ever produces a traceback.
 """
 
 from __future__ import annotations
 
-from reconciler.cli.common import main
-
-# Command modules register themselves on `main` when imported; one line each, sorted.
-from reconciler.cli import cmd_apply as cmd_apply  # isort: skip
-from reconciler.cli import cmd_comment as cmd_comment  # isort: skip
-from reconciler.cli import cmd_emulator as cmd_emulator  # isort: skip
-from reconciler.cli import cmd_import as cmd_import  # isort: skip
-from reconciler.cli import cmd_plan as cmd_plan  # isort: skip
-from reconciler.cli import cmd_plan_merge as cmd_plan_merge  # isort: skip
-from reconciler.cli import cmd_schema as cmd_schema  # isort: skip
-from reconciler.cli import cmd_validate as cmd_validate  # isort: skip
-from reconciler.cli import cmd_version as cmd_version  # isort: skip
+from reconciler.cli.common import LazyGroup, main
 
 __all__ = ["main"]
+
+#: command name -> the module that defines it; one line each, sorted.
+COMMANDS = {
+    "apply": "reconciler.cli.cmd_apply",
+    "comment": "reconciler.cli.cmd_comment",
+    "emulator": "reconciler.cli.cmd_emulator",
+    "import": "reconciler.cli.cmd_import",
+    "plan": "reconciler.cli.cmd_plan",
+    "plan-merge": "reconciler.cli.cmd_plan_merge",
+    "schema": "reconciler.cli.cmd_schema",
+    "validate": "reconciler.cli.cmd_validate",
+    "version": "reconciler.cli.cmd_version",
+}
+
+assert isinstance(main, LazyGroup)
+main.lazy_commands.update(COMMANDS)

@@ -59,7 +59,7 @@ class _Options:
     json_output: bool
 
 
-@main.command("apply")
+@main.command("apply", short_help="Make Zelto match the specs (or a saved plan), then verify.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--plan",

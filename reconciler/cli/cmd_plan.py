@@ -49,7 +49,7 @@ class _PlanCommand(click.Command):
             raise _UsageError(exc.format_message(), exc.ctx) from None
 
 
-@main.command("plan", cls=_PlanCommand)
+@main.command("plan", cls=_PlanCommand, short_help="Show what apply would change in Zelto.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--format",

@@ -197,7 +197,12 @@ class HttpSession:
         params: Mapping[str, Any] | None = None,
         context: RequestContext | None = None,
     ) -> httpx.Response:
-        """Send one request under the policy; return the 2xx response or raise ApiError."""
+        """Send one request under the policy; return the 2xx response or raise ApiError.
+
+        The response's body is already read. From the aiohttp wire it carries no ``.request``
+        (building one costs as much CPU as the rest of the exchange), so use the status and
+        body, not ``raise_for_status()``: errors have been raised here already.
+        """
         ctx = context or RequestContext()
         if not path.startswith("/"):
             raise ValueError(f"request paths start with '/', got {path!r}")

@@ -32,6 +32,7 @@ from reconciler.cli.common import (
 from reconciler.cli.planning import PlanOptions, load_workspace, opened, read_and_plan
 from reconciler.cli.planning import Progress as ReadProgress
 from reconciler.cli.scoping import shard_desired, shard_option
+from reconciler.cli.specs import load_desired
 from reconciler.config import ApplySettings, LoadedConfig, load_config
 from reconciler.errors import ConfigError
 from reconciler.http import Endpoint, HttpSession, HttpSettings
@@ -39,7 +40,6 @@ from reconciler.model import DesiredState
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.render.text import render_text as render_plan
 from reconciler.scope import Shard, scope_label
-from reconciler.spec import load_specs
 from reconciler.targets import open_target, resolve_target
 from reconciler.zelto import ZeltoClient
 
@@ -170,7 +170,7 @@ def _read_plan_file(path: Path) -> Plan:
 
 
 def _load_desired(loaded: LoadedConfig) -> DesiredState:
-    return load_specs(loaded.spec_paths(), root=loaded.root)
+    return load_desired(loaded)
 
 
 def _show_plan(plan: Plan, options: _Options) -> None:

@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
-from reconciler.config import LoadedConfig, load_config, spec_cache_dir
+from reconciler.cli.specs import load_desired, spec_paths
+from reconciler.config import load_config
 from reconciler.errors import ConfigError, Issue, Location, SpecError
 from reconciler.model import DesiredState
-from reconciler.spec import discover_spec_files, load_specs
+from reconciler.spec import discover_spec_files
 
 __all__ = ["github_annotation", "validate"]
 
@@ -52,9 +53,8 @@ def validate(
     files = 0
     try:
         loaded = load_config(config_file)
-        spec_paths = list(paths) or loaded.spec_paths()
-        files = len(discover_spec_files(spec_paths))
-        state = load_specs(spec_paths, root=loaded.root, cache_dir=_cache(loaded, no_cache))
+        files = len(discover_spec_files(spec_paths(loaded, paths)))
+        state = load_desired(loaded, paths, use_cache=not no_cache)
     except SpecError as exc:
         _report_failure(exc.issues, files, output_format)
         raise SystemExit(EXIT_ERROR) from None
@@ -64,10 +64,6 @@ def validate(
         _report_failure([Issue(Location(""), str(exc))], files, output_format)
         raise SystemExit(EXIT_ERROR) from None
     _report_success(state, output_format)
-
-
-def _cache(loaded: LoadedConfig, no_cache: bool) -> Path | None:
-    return None if no_cache else spec_cache_dir(loaded)
 
 
 def _report_success(state: DesiredState, output_format: str) -> None:

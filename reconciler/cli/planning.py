@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.cli.specs import load_desired
 from reconciler.config import LoadedConfig, load_config
 from reconciler.current import read_current
 from reconciler.http import Endpoint, HttpSession, HttpSettings
 from reconciler.model import DesiredState
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
-from reconciler.spec import load_specs
 from reconciler.targets import ResolvedTarget, open_target, resolve_target
 from reconciler.zelto import ReadResult, ZeltoClient
 
@@ -75,8 +75,7 @@ def load_workspace(
     """
     here = cwd or Path.cwd()
     loaded = load_config(options.config_file, cwd=here)
-    paths = [p if p.is_absolute() else here / p for p in options.paths] or loaded.spec_paths()
-    desired = load_specs(paths, root=loaded.root)
+    desired = load_desired(loaded, options.paths, cwd=here)
     resolved = resolve_target(
         loaded,
         target=options.target,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from reconciler.cli.planning import PlanOptions, Progress, Workspace, load_workspace, plan_now
+from reconciler.cli.specs import load_desired, spec_paths
 from reconciler.config import LoadedConfig, load_config
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.model import DesiredState
@@ -31,7 +31,6 @@ from reconciler.scope import (
     scope_label,
     select_shard,
 )
-from reconciler.spec import load_specs
 
 __all__ = ["Scoping", "plan_in_scope", "scoping_options", "shard_desired", "shard_option"]
 
@@ -135,7 +134,7 @@ def _offline(options: PlanOptions, scoping: Scoping) -> Plan:
             "since REF, because it cannot read what Zelto holds"
         )
     loaded = load_config(options.config_file)
-    desired = load_specs(_spec_paths(loaded, options), root=loaded.root)
+    desired = load_desired(loaded, options.paths)
     change = _change(loaded, desired, options, scoping.changed_since)
     if change.before is None:
         raise ConfigError(f"cannot make an offline plan: {change.note}")
@@ -155,17 +154,11 @@ def _offline(options: PlanOptions, scoping: Scoping) -> Plan:
 def _change(
     loaded: LoadedConfig, desired: DesiredState, options: PlanOptions, ref: str
 ) -> ChangeScope:
-    paths = _spec_paths(loaded, options)
+    paths = spec_paths(loaded, options.paths)
     change = changed_conversations(loaded.root, ref, paths, current=desired)
     if change.note:
         click.echo(f"note: {change.note}", err=True)
     return change
-
-
-def _spec_paths(loaded: LoadedConfig, options: PlanOptions) -> list[Path]:
-    """The spec paths plan reads: PATH arguments (from the current folder), else the config's."""
-    here = Path.cwd()
-    return [p if p.is_absolute() else here / p for p in options.paths] or loaded.spec_paths()
 
 
 def _with_removed_conversations(desired: DesiredState, change: ChangeScope) -> DesiredState:

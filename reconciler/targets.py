@@ -188,7 +188,7 @@ def open_target(resolved: ResolvedTarget) -> Iterator[Endpoint]:
 @contextmanager
 def _embedded_emulator(resolved: ResolvedTarget) -> Iterator[Endpoint]:
     # Imported here: only the local target needs the server stack (starlette, uvicorn).
-    from reconciler.emulator import EmulatorConfig, start_in_thread
+    from reconciler.emulator import EmulatorConfig, EmulatorError, start_in_thread
 
     state = resolved.emulator_state
     assert state is not None
@@ -198,7 +198,13 @@ def _embedded_emulator(resolved: ResolvedTarget) -> Iterator[Endpoint]:
         raise ConfigError(
             f"target '{resolved.name}': cannot create {state.parent}: {exc.strerror}"
         ) from exc
-    handle = start_in_thread(EmulatorConfig(db_path=state, auto_create_conversations=True))
+    try:
+        handle = start_in_thread(EmulatorConfig(db_path=state, auto_create_conversations=True))
+    except EmulatorError as exc:
+        raise ConfigError(
+            f"target '{resolved.name}': the embedded emulator could not start: {exc}. "
+            f"It is local test state: delete {state} to start afresh."
+        ) from exc
     try:
         siro = Endpoint(
             url=handle.url,

@@ -191,3 +191,15 @@ def test_local_target_starts_the_emulator_with_its_state_file(tmp_path: Path) ->
                 return len(await ZeltoClient(session).list_metrics(conversation))
 
         assert asyncio.run(read()) == 1
+
+
+def test_a_corrupt_local_state_file_is_a_config_error_that_says_how_to_recover(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.sqlite"
+    state.write_bytes(b"this is not a SQLite database, just a stray file" * 4)
+    loaded = _loaded(tmp_path, targets={"local": Target(emulator="state.sqlite")})
+    resolved = resolve_target(loaded, target=None, api_url=None, environ={})
+    expected = r"target 'local'.*delete .*state\.sqlite"
+    with pytest.raises(ConfigError, match=expected), open_target(resolved):
+        pass

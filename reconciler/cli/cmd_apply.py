@@ -10,7 +10,6 @@ refused whole.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -29,6 +28,7 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
+from reconciler.cli.planfile import read_plan_file
 from reconciler.cli.planning import PlanOptions, load_workspace, opened, read_and_plan
 from reconciler.cli.planning import Progress as ReadProgress
 from reconciler.cli.scoping import shard_desired, shard_option
@@ -37,7 +37,7 @@ from reconciler.config import ApplySettings, LoadedConfig, load_config
 from reconciler.errors import ConfigError
 from reconciler.http import Endpoint, HttpSession, HttpSettings
 from reconciler.model import DesiredState
-from reconciler.plan import Plan, PlanFormatError
+from reconciler.plan import Plan
 from reconciler.render.text import render_text as render_plan
 from reconciler.scope import Shard, scope_label
 from reconciler.targets import open_target, resolve_target
@@ -146,31 +146,15 @@ def _apply_saved(
     target: str | None,
     api_url: str | None,
 ) -> int:
-    plan = _read_plan_file(plan_file)
+    plan = read_plan_file(plan_file, option="--plan")
     loaded = load_config(config_file)
     resolved = resolve_target(loaded, target=target, api_url=api_url, environ=os.environ)
     check_target(plan, resolved.name)  # before starting an emulator or reading any spec
     # The specs are needed only to restore masked values; a saved plan is otherwise complete.
-    desired = _load_desired(loaded) if has_masked_values(plan) else None
+    desired = load_desired(loaded) if has_masked_values(plan) else None
     with open_target(resolved) as endpoint:
         _show_plan(plan, options)
         return _check_and_write(plan, endpoint, loaded, options, desired, saved=True)
-
-
-def _read_plan_file(path: Path) -> Plan:
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ConfigError(f"--plan {path}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"--plan {path}: cannot read it ({exc.strerror})") from None
-    except ValueError as exc:
-        raise PlanFormatError(f"{path}: not JSON ({exc})") from None
-    return Plan.from_json_dict(data, source=str(path))
-
-
-def _load_desired(loaded: LoadedConfig) -> DesiredState:
-    return load_desired(loaded)
 
 
 def _show_plan(plan: Plan, options: _Options) -> None:

@@ -7,10 +7,10 @@ then fails, so a reviewer sees all problems at once.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -23,13 +23,20 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
+from reconciler.cli.planfile import write_atomically
 from reconciler.cli.planning import PlanOptions, Progress
 from reconciler.cli.scoping import Scoping, plan_in_scope, scoping_options
-from reconciler.errors import ConfigError
 from reconciler.plan import Action, Plan
 from reconciler.render import FORMATS, Format, render, render_json
 
-__all__ = ["exit_code", "plan", "report_problems", "write_atomically"]
+__all__ = [
+    "PlanCommand",
+    "exit_code",
+    "plan",
+    "plan_output_options",
+    "publish",
+    "report_problems",
+]
 
 #: Problems echoed to stderr one per line; the plan itself lists all of them.
 MAX_PROBLEM_LINES = 20
@@ -39,7 +46,7 @@ class _UsageError(click.UsageError):
     exit_code = EXIT_ERROR
 
 
-class _PlanCommand(click.Command):
+class PlanCommand(click.Command):
     """Usage errors exit 1, not click's 2: with --detailed-exitcode, 2 means "changes"."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -49,26 +56,42 @@ class _PlanCommand(click.Command):
             raise _UsageError(exc.format_message(), exc.ctx) from None
 
 
-@main.command("plan", cls=_PlanCommand, short_help="Show what apply would change in Zelto.")
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def plan_output_options(func: F) -> F:
+    """--format, --out and --detailed-exitcode: how a plan is shown, saved and judged.
+
+    Shared by ``plan`` and ``plan-merge`` so that a merged plan behaves exactly like one plan.
+    """
+    options = (
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default="text",
+            show_default=True,
+            help="text for terminals, markdown for pull-request comments, json for machines.",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Also save the plan as JSON (for `apply --plan`), whatever --format prints.",
+        ),
+        click.option(
+            "--detailed-exitcode",
+            is_flag=True,
+            help="Exit 0 = nothing to do, 2 = changes to apply, 1 = error or conflict.",
+        ),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command("plan", cls=PlanCommand, short_help="Show what apply would change in Zelto.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for terminals, markdown for pull-request comments, json for machines.",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also save the plan as JSON (for `apply --plan`), whatever --format prints.",
-)
-@click.option(
-    "--detailed-exitcode",
-    is_flag=True,
-    help="Exit 0 = nothing to do, 2 = changes to apply, 1 = error or conflict.",
-)
+@plan_output_options
 @click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
 @click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
 @click.option(
@@ -153,18 +176,3 @@ def _problem_lines(made: Plan) -> list[str]:
                     f"'{_one_line(change.label)}'{place}: {_one_line(change.message)}"
                 )
     return lines
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, so a reader never sees half a plan."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise ConfigError(f"--out {path}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise ConfigError(f"--out {path}: cannot write it ({exc.strerror})") from None

@@ -55,7 +55,8 @@ def test_merges_shards_into_one_saved_plan(tmp_path: Path) -> None:
     merged = Plan.from_json_dict(json.loads(out.read_text(encoding="utf-8")))
     assert [c.id for c in merged.conversations] == sorted(IDS)
     assert merged.scope == "changed since origin/main"
-    assert json.loads(result.output) == merged.to_json_dict()
+    assert json.loads(result.stdout) == merged.to_json_dict()
+    assert "saved the plan to" in result.stderr
 
 
 def test_markdown_for_the_pull_request_comment(tmp_path: Path) -> None:
@@ -109,5 +110,6 @@ def test_bad_plan_files_are_clear_errors(
 
 def test_needs_at_least_one_file() -> None:
     result = _run([])
-    assert result.exit_code == 2
+    # 1, not click's usual 2: with --detailed-exitcode, 2 means "changes to apply".
+    assert result.exit_code == 1
     assert "PLAN_FILES" in result.output

@@ -1,0 +1,50 @@
+"""Saved plan files: read them back strictly, write them so no reader ever sees half of one.
+
+``plan --out``, ``plan-merge`` and ``apply --plan`` all go through here, so a missing, unreadable
+or foreign file gets the same clear message whichever command met it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from reconciler.errors import ConfigError
+from reconciler.plan import Plan, PlanFormatError
+
+__all__ = ["read_plan_file", "write_atomically"]
+
+
+def read_plan_file(path: Path, *, option: str = "") -> Plan:
+    """A saved plan, validated; ``option`` (e.g. ``--plan``) prefixes messages when given."""
+    where = f"{option} {path}" if option else str(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such plan file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{where}: is a folder; give the JSON plan file") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:
+        raise PlanFormatError(
+            f"{where}: not JSON ({exc}); save plans with `reconciler plan --out FILE`"
+        ) from None
+    return Plan.from_json_dict(data, source=str(path))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, so a reader never sees half a plan."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise ConfigError(f"--out {path}: cannot write it ({exc.strerror})") from None

@@ -3,28 +3,35 @@
 Entries are keyed by the sha256 of a file's bytes, inside a *namespace* that names the loader
 version: new content or new loader code simply misses. The store is one line-oriented file,
 ``<family>-<version>.jsonl``, read once, because opening thousands of small files would cost as
-much as the parse it saves. Each line carries a digest of its own payload; a line that is
-truncated, edited or otherwise damaged fails that check and is ignored, never trusted. Writing is
-atomic (temp file, then rename), and a cache that cannot be written is only a slower run, so
-write failures are swallowed on purpose.
+much as the parse it saves. Writing is atomic (temp file, then rename), and a cache that cannot be
+written is only a slower run, so write failures are swallowed on purpose.
+
+Each line is authenticated with an HMAC under a per-user secret kept *outside* the repository
+(``$XDG_CACHE_HOME/reconciler/cache.key``, mode 0600). The cache sits in the working tree, and
+``plan`` and ``apply`` read it: without the secret, a pull request could commit a cache entry that
+maps an innocent-looking spec file's hash to other records, and CD would apply what no reviewer
+saw. A line that is damaged, edited, or written under another secret is a miss, never trusted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_ENTRIES", "ContentCache", "content_key"]
+__all__ = ["MAX_ENTRIES", "ContentCache", "content_key", "user_secret"]
 
 #: Entries of earlier runs are kept (a run over a subset must not evict the rest) while the
 #: store holds fewer lines than this; a run's own entries are always kept.
 MAX_ENTRIES = 20_000
 _SUFFIX = ".jsonl"
+_SECRET_BYTES = 32
 
 
 def content_key(data: bytes) -> str:
@@ -32,18 +39,52 @@ def content_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _line_digest(key: str, payload: str) -> str:
-    return hashlib.sha256(f"{key}\t{payload}".encode()).hexdigest()[:32]
+def _secret_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reconciler" / "cache.key"
+
+
+def user_secret() -> bytes | None:
+    """This user's cache secret, created on first use; None when it cannot be had (no cache)."""
+    path = _secret_path()
+    try:
+        found = path.read_bytes()
+        if len(found) == _SECRET_BYTES:
+            return found
+        path.unlink()  # damaged: start afresh (the cache only misses)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return user_secret()
+    except OSError:
+        return None
+    secret = secrets.token_bytes(_SECRET_BYTES)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret)
+    return secret
+
+
+def _line_digest(secret: bytes, key: str, payload: str) -> str:
+    return hmac.digest(secret, f"{key}\t{payload}".encode(), "sha256").hex()[:32]
 
 
 class ContentCache:
     """Maps content keys to JSON values, persisted under ``directory`` for one version.
 
     ``family`` names what is cached (``specs``); ``version`` the code that produced it. Saving
-    removes the family's files of other versions, and never touches other families.
+    removes the family's files of other versions, and never touches other families. ``secret``
+    defaults to :func:`user_secret`; without one the cache stays empty and writes nothing.
     """
 
-    def __init__(self, directory: Path, family: str, version: str) -> None:
+    def __init__(
+        self, directory: Path, family: str, version: str, *, secret: bytes | None = None
+    ) -> None:
+        self._secret = secret if secret is not None else user_secret()
         self.directory = directory
         self.family = family
         self.version = version
@@ -58,6 +99,8 @@ class ContentCache:
     def _load(self) -> dict[str, tuple[str, str]]:
         if self._lines is None:
             self._lines = {}
+            if self._secret is None:
+                return self._lines
             try:
                 text = self.path.read_text(encoding="utf-8", errors="replace")
             except OSError:
@@ -74,7 +117,7 @@ class ContentCache:
         if found is None:
             return None
         digest, payload = found
-        if _line_digest(key, payload) != digest:
+        if not self._sound(key, payload, digest):
             return None
         try:
             value = json.loads(payload)
@@ -89,7 +132,7 @@ class ContentCache:
         sound: list[tuple[int, str]] = []
         for i, key in enumerate(keys):
             found = lines.get(key)
-            if found is not None and _line_digest(key, found[1]) == found[0]:
+            if found is not None and self._sound(key, found[1], found[0]):
                 sound.append((i, found[1]))
         out: list[Any | None] = [None] * len(keys)
         try:
@@ -101,17 +144,22 @@ class ContentCache:
             self._used.add(keys[i])
         return out
 
+    def _sound(self, key: str, payload: str, digest: str) -> bool:
+        if self._secret is None:
+            return False
+        return hmac.compare_digest(_line_digest(self._secret, key, payload), digest)
+
     def put(self, key: str, value: Any) -> None:
         """Remember a value; written by :meth:`save`."""
         self._new[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     def save(self) -> None:
         """Write new entries (and keep old ones); does nothing when nothing is new."""
-        if not self._new:
+        if not self._new or self._secret is None:
             return
         lines = self._load()
         for key, payload in self._new.items():
-            lines[key] = (_line_digest(key, payload), payload)
+            lines[key] = (_line_digest(self._secret, key, payload), payload)
         fresh = self._used | set(self._new)
         # This run's entries always stay; older ones (other branches, subsets) while there is room.
         keep = [item for item in lines.items() if item[0] in fresh]

@@ -17,6 +17,15 @@ from reconciler.emulator import EmulatorConfig, RunningEmulator, start_in_thread
 EmulatorFactory = Callable[..., RunningEmulator]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The spec cache's per-user secret goes to a test folder, never the real ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def emulator_factory() -> Iterator[EmulatorFactory]:
     started: list[RunningEmulator] = []

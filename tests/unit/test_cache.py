@@ -113,8 +113,10 @@ def test_a_corrupt_cache_never_changes_the_result(tmp_path: Path) -> None:
 def test_a_forged_but_well_formed_entry_is_validated_again(tmp_path: Path) -> None:
     """Even an entry whose digest matches goes through the models: out-of-range data is refused
     and the file is parsed again."""
-    from reconciler.cache import _line_digest
+    from reconciler.cache import _line_digest, user_secret
 
+    secret = user_secret()
+    assert secret is not None
     specs = _copy_specs(tmp_path)
     cache_dir = tmp_path / "cache"
     cold = load_specs([specs], root=tmp_path, cache_dir=cache_dir)
@@ -124,7 +126,7 @@ def test_a_forged_but_well_formed_entry_is_validated_again(tmp_path: Path) -> No
     for line in store.read_text().splitlines():
         key, _digest, payload = line.split("\t", 2)
         payload = payload.replace('"score":85', '"score":500')
-        lines.append(f"{key}\t{_line_digest(key, payload)}\t{payload}")
+        lines.append(f"{key}\t{_line_digest(secret, key, payload)}\t{payload}")
     store.write_text("\n".join(lines) + "\n")
     again = load_specs([specs], root=tmp_path, cache_dir=cache_dir)
     assert again.conversations == cold.conversations
@@ -158,3 +160,47 @@ def test_old_entries_are_kept_only_while_there_is_room(
     second.save()  # keeps a (used) and e (new), then the most recent old entry that fits
     third = ContentCache(tmp_path, "specs", "v1")
     assert third.get_many(["a", "b", "c", "d", "e"]) == ["a", None, None, "d", "e"]
+
+
+def test_a_cache_planted_in_the_repository_is_ignored(tmp_path: Path) -> None:
+    """A pull request could commit .reconciler/cache with entries that map a reviewed file's hash
+    to other (valid) records; without this user's secret they are misses, so plan and apply see
+    exactly what the YAML says."""
+    from reconciler.cache import _line_digest
+
+    specs = _copy_specs(tmp_path)
+    cache_dir = tmp_path / "cache"
+    cold = load_specs([specs], root=tmp_path, cache_dir=cache_dir)
+    (store,) = cache_dir.glob("specs-*.jsonl")
+    attacker = b"a" * 32  # the attacker's own key: they can compute any digest but ours
+    lines = []
+    for line in store.read_text().splitlines():
+        key, _digest, payload = line.split("\t", 2)
+        payload = payload.replace('"score":85', '"score":99')  # still a valid record
+        lines.append(f"{key}\t{_line_digest(attacker, key, payload)}\t{payload}")
+    store.write_text("\n".join(lines) + "\n")
+    again = load_specs([specs], root=tmp_path, cache_dir=cache_dir)
+    assert again.conversations == cold.conversations
+    scores = [d.record.score for records in again.conversations.values() for d in records]
+    assert 85 in scores and 99 not in scores
+
+
+def test_entries_of_another_secret_miss(tmp_path: Path) -> None:
+    mine = ContentCache(tmp_path, "specs", "v1", secret=b"m" * 32)
+    mine.put("k", {"v": 1})
+    mine.save()
+    assert ContentCache(tmp_path, "specs", "v1", secret=b"m" * 32).get("k") == {"v": 1}
+    assert ContentCache(tmp_path, "specs", "v1", secret=b"o" * 32).get("k") is None
+
+
+def test_the_user_secret_is_private_and_stable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.cache import user_secret
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    first = user_secret()
+    path = tmp_path / "xdg" / "reconciler" / "cache.key"
+    assert first is not None and path.read_bytes() == first
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert user_secret() == first

@@ -194,12 +194,20 @@ def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building tens of thousands of long-lived objects.
 
     Every allocation burst triggers collections that rescan everything built so far, and nothing
-    built here is garbage; on a warm (cached) load this is a large part of the time.
+    built here is garbage; on a warm (cached) load this is a large part of the time. On success
+    the survivors are frozen (``gc.freeze``): otherwise the first allocation after re-enabling
+    runs one collection over all of them (~0.09 s for 20,000 records), and every later full
+    collection would scan them again. Freezing stops only *cyclic* collection of those objects;
+    the plain records built here hold no cycles, and are freed as usual when dropped.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
+    except BaseException:
+        raise
+    else:
+        gc.freeze()
     finally:
         if was_enabled:
             gc.enable()

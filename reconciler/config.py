@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictFloat,
@@ -23,9 +22,9 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from reconciler.errors import ConfigError, Issue, SpecError
+from reconciler.model import StrictModel
 from reconciler.yamlio import load_yaml, location_at, validation_issues
 
 __all__ = [
@@ -55,17 +54,7 @@ SensitiveField = Literal["verdict", "score", "note", "metricId"]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
-class _ConfigModel(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-    )
-
-
-class Target(_ConfigModel):
+class Target(StrictModel):
     """Where plan and apply go: a real API (``url``) or the embedded emulator (``emulator``)."""
 
     url: str | None = Field(default=None, description="API base URL, e.g. https://api.zelto.ai")
@@ -87,7 +76,7 @@ class Target(_ConfigModel):
         return self
 
 
-class Ownership(_ConfigModel):
+class Ownership(StrictModel):
     external_id_prefix: str | None = Field(
         default=None,
         min_length=1,
@@ -95,14 +84,14 @@ class Ownership(_ConfigModel):
     )
 
 
-class PlanSettings(_ConfigModel):
+class PlanSettings(StrictModel):
     concurrency: int = Field(default=32, ge=1, le=256, description="GETs in flight while planning.")
     requests_per_second: float | None = Field(default=None, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=20)
 
 
-class ApplySettings(_ConfigModel):
+class ApplySettings(StrictModel):
     concurrency: int = Field(default=8, ge=1, le=256, description="POSTs in flight.")
     requests_per_second: float | None = Field(
         default=None, gt=0, description="null = no limit beyond concurrency."
@@ -130,7 +119,7 @@ NOTE_PLACEHOLDERS: tuple[str, ...] = (
 )
 
 
-class VerdictRule(_ConfigModel):
+class VerdictRule(StrictModel):
     """``pass`` when ``<from> <op> <threshold>`` holds, else ``fail``."""
 
     source: ScoreSource = Field(alias="from", description="passRate or value.")
@@ -138,7 +127,7 @@ class VerdictRule(_ConfigModel):
     threshold: StrictInt | StrictFloat = Field(allow_inf_nan=False)
 
 
-class SiroMetricMapping(_ConfigModel):
+class SiroMetricMapping(StrictModel):
     """How one Siro metric becomes a Zelto customer metric; matched by metricType or name."""
 
     metric_type: NonEmpty | None = Field(
@@ -191,7 +180,7 @@ def _check_note_template(template: str) -> None:
             raise ValueError(f"note template placeholder {{{name}}} is unknown; allowed: {allowed}")
 
 
-class SiroSettings(_ConfigModel):
+class SiroSettings(StrictModel):
     """``reconciler import siro``: where Siro is, which recordings, and how metrics map."""
 
     url: str = Field(default=DEFAULT_SIRO_URL, description="Siro API base URL.")
@@ -245,7 +234,7 @@ def _check_unique(values: list[str], what: str) -> None:
         seen.add(value)
 
 
-class Config(_ConfigModel):
+class Config(StrictModel):
     """The whole configuration, as written in reconciler.yaml."""
 
     model_config = ConfigDict(title="reconciler.yaml")

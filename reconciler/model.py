@@ -43,6 +43,7 @@ __all__ = [
     "MetricRecord",
     "RemoteRecord",
     "SpecDocument",
+    "StrictModel",
     "Verdict",
     "canonical_json",
     "compared_declared",
@@ -80,8 +81,12 @@ Score = Annotated[
 COMPARED_FIELDS: tuple[str, ...] = ("label", "verdict", "score", "note", "metricId", "externalId")
 
 
-class _SpecModel(BaseModel):
-    """Spec-side models: immutable, unknown keys rejected, camelCase in YAML and JSON."""
+class StrictModel(BaseModel):
+    """The base of every model users write or read back (specs, config, plans, reports).
+
+    Immutable (value objects compare and hash), unknown keys rejected (a typo is an error, not a
+    silent default), camelCase in YAML and JSON as in the API, snake_case in Python.
+    """
 
     model_config = ConfigDict(
         frozen=True,
@@ -92,7 +97,7 @@ class _SpecModel(BaseModel):
     )
 
 
-class MetricRecord(_SpecModel):
+class MetricRecord(StrictModel):
     """One customer metric as declared in a spec: what the user wants Zelto to hold."""
 
     external_id: ExternalId = Field(
@@ -135,7 +140,7 @@ class MetricRecord(_SpecModel):
         return body
 
 
-class CatalogEntry(_SpecModel):
+class CatalogEntry(StrictModel):
     """A label in the catalog: its Zelto metric (one, or one per agent) and what records carry."""
 
     metric_id: UUID | dict[UUID, UUID] | None = Field(
@@ -163,7 +168,7 @@ class CatalogEntry(_SpecModel):
         return str(found) if found is not None else None
 
 
-class SpecDocument(_SpecModel):
+class SpecDocument(StrictModel):
     """One spec file. Both keys are optional; an empty file declares nothing."""
 
     model_config = ConfigDict(
@@ -205,16 +210,10 @@ class DesiredState:
         return sum(len(records) for records in self.conversations.values())
 
 
-class RemoteRecord(BaseModel):
+class RemoteRecord(StrictModel):
     """A CustomerMetric as the API returns it (zelto.md). Unknown extra fields are ignored."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="ignore",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-    )
+    model_config = ConfigDict(extra="ignore")  # a field the vendor adds must not break a plan
 
     id: str
     organization_id: str

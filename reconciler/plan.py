@@ -18,11 +18,10 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import COMPARED_FIELDS, canonical_json
+from reconciler.model import COMPARED_FIELDS, StrictModel, canonical_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -82,17 +81,7 @@ ACTION_ORDER: tuple[Action, ...] = (
 )
 
 
-class _PlanModel(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-    )
-
-
-class Masked(_PlanModel):
+class Masked(StrictModel):
     """Stands in for a sensitive value: shows that it changed, never what it is."""
 
     sensitive: str = Field(description="sha256 digest of the value, to detect a changed secret.")
@@ -106,7 +95,7 @@ def mask_value(value: Any) -> Masked | None:
     return Masked(sensitive=f"sha256:{digest}")
 
 
-class RecordFields(_PlanModel):
+class RecordFields(StrictModel):
     """The compared fields of one record, normalised (absent = null)."""
 
     label: str
@@ -130,7 +119,7 @@ class RecordFields(_PlanModel):
         return {k: v for k, v in self.compared().items() if v is not None}
 
 
-class FieldDiff(_PlanModel):
+class FieldDiff(StrictModel):
     """One field that differs: before → after (null = absent; a POST clears it)."""
 
     field: str
@@ -154,7 +143,7 @@ def field_diffs(before: RecordFields | None, after: RecordFields | None) -> tupl
     )
 
 
-class Change(_PlanModel):
+class Change(StrictModel):
     """The decision for one declared or remote record."""
 
     action: Action
@@ -176,7 +165,7 @@ class Change(_PlanModel):
         return (self.label, self.external_id or "", self.action.value)
 
 
-class ConversationPlan(_PlanModel):
+class ConversationPlan(StrictModel):
     """Everything decided for one conversation, and the state it was decided against."""
 
     id: str
@@ -209,7 +198,7 @@ class ConversationPlan(_PlanModel):
         return counts
 
 
-class Summary(_PlanModel):
+class Summary(StrictModel):
     """How many records each action covers. ``noop`` records are counted but not listed."""
 
     create: int = 0
@@ -254,7 +243,7 @@ class Summary(_PlanModel):
         return ", ".join(parts)
 
 
-class Plan(_PlanModel):
+class Plan(StrictModel):
     """A whole plan. Build it with :meth:`build`; it sorts and counts for you."""
 
     model_config = ConfigDict(title="reconciler plan")

@@ -14,9 +14,9 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, model_validator
 
+from reconciler.model import StrictModel
 from reconciler.plan import Action
 
 __all__ = [
@@ -43,17 +43,7 @@ class RecordStatus(StrEnum):
     NOT_ATTEMPTED = "not_attempted"  # never sent: the apply was stopped first
 
 
-class _ReportModel(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-    )
-
-
-class RecordResult(_ReportModel):
+class RecordResult(StrictModel):
     """One planned write and its outcome."""
 
     conversation_id: str
@@ -78,7 +68,7 @@ class RecordResult(_ReportModel):
 _WRITTEN = frozenset({RecordStatus.APPLIED, RecordStatus.NOT_CONVERGED, RecordStatus.NOT_VERIFIED})
 
 
-class ApplySummary(_ReportModel):
+class ApplySummary(StrictModel):
     """How many planned writes ended in each status."""
 
     planned: int = 0
@@ -106,7 +96,7 @@ class ApplySummary(_ReportModel):
         return ", ".join(parts)
 
 
-class RequestCounts(_ReportModel):
+class RequestCounts(StrictModel):
     """The HTTP work the apply did, for capacity planning and for proving idempotence."""
 
     posts: int = Field(default=0, ge=0, description="Writes sent (each may take several attempts).")
@@ -115,7 +105,7 @@ class RequestCounts(_ReportModel):
     reads: int = Field(default=0, ge=0, description="Conversations read (freshness, verification).")
 
 
-class ApplyReport(_ReportModel):
+class ApplyReport(StrictModel):
     """Everything an apply did. ``ok`` is the exit-0 condition: every write applied and verified."""
 
     model_config = ConfigDict(title="reconciler apply report")

@@ -177,7 +177,8 @@ class SessionStats:
 
 
 class RequestStoppedError(ApiError):
-    """The session was stopped (Ctrl-C) before this request could start or be retried."""
+    """The session was stopped (Ctrl-C, or a 401 on any request) before this request could start
+    or be retried, so the caller can tell "never sent" from "sent and failed"."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -1,12 +1,18 @@
 """The async session that applies the shared HTTP policy to every request.
 
-A request goes through four gates, in this order: the *stop gate* (after :meth:`HttpSession.stop`
-nothing new starts), a *slot* (at most ``concurrency`` requests in flight), the optional *rate
-limiter* (requests spaced ``1 / requests_per_second`` apart), then the wire. Transient failures
-(connect errors, timeouts, dropped connections, 408/425/429/5xx gateways) are retried with
-exponential backoff and full jitter, honouring ``Retry-After``; everything else becomes an
-:class:`~reconciler.errors.ApiError` that names the request and the target, with the server's own
-message. Retrying is safe for our writes because Zelto's POST upserts on (conversation, label).
+A request goes through four gates, in this order: the *stop gate* (after :meth:`HttpSession.stop`,
+or once any response was a 401, nothing new starts), a *slot* (at most ``concurrency`` requests in
+flight), the optional *rate limiter* (requests spaced ``1 / requests_per_second`` apart), then the
+wire. Transient failures (connect errors, timeouts, dropped connections, 408/425/429/5xx
+gateways) are retried with exponential backoff and full jitter, honouring ``Retry-After``;
+everything else becomes an :class:`~reconciler.errors.ApiError` that names the request and the
+target, with the server's own message. Retrying is safe for our writes because Zelto's POST
+upserts on (conversation, label).
+
+A 401 closes the stop gate from inside the attempt, before its slot is freed: a session holds one
+credential, so once it is refused no other request can succeed, and a request queued for that
+slot must not go out (it raises RequestStoppedError, never sent). Requests already on the wire
+still finish.
 
 Transport: callers get ``httpx.Response`` objects and the policy's errors. Underneath, httpx's
 default connection pool is CPU-bound at ~150 req/s once 32+ requests are in flight
@@ -116,6 +122,7 @@ class HttpSession:
             else None
         )
         self._stopping = asyncio.Event()
+        self._stop_reason = "stopping"
         self._in_flight: set[asyncio.Task[httpx.Response]] = set()
         self._base = endpoint.url.rstrip("/")
         self._headers = {
@@ -169,6 +176,12 @@ class HttpSession:
     def stop(self) -> None:
         """No new request starts and nothing is retried; requests on the wire still finish."""
         self._stopping.set()
+
+    def _refused(self) -> None:
+        """Stop because the credential was refused; the reason is what unsent requests say."""
+        if not self.stopping:
+            self._stop_reason = "the credential was refused (HTTP 401)"
+        self.stop()
 
     @property
     def stopping(self) -> bool:
@@ -259,13 +272,14 @@ class HttpSession:
         """
         verb = "sent" if attempt == 1 else "retried"
         if self.stopping:
-            raise self._error(RequestStoppedError, f"not {verb}: stopping", name, ctx)
+            raise self._error(RequestStoppedError, f"not {verb}: {self._stop_reason}", name, ctx)
         await self._slots.acquire()
         try:
             if self._limiter is not None and not self.stopping:
                 await self._pause(self._limiter.reserve())
             if self.stopping:
-                raise self._error(RequestStoppedError, f"not {verb}: stopping", name, ctx)
+                text = f"not {verb}: {self._stop_reason}"
+                raise self._error(RequestStoppedError, text, name, ctx)
         except BaseException:
             self._slots.release()
             raise
@@ -296,7 +310,12 @@ class HttpSession:
         # A hard deadline for the whole attempt: per-phase timeouts alone let a server that
         # trickles bytes hold a slot forever.
         async with asyncio.timeout(self.settings.timeout_seconds):
-            return await self._wire.send(method, self._base + path, json=json, params=params)
+            response = await self._wire.send(method, self._base + path, json=json, params=params)
+        if response.status_code == 401:
+            # Here, not in the caller: this task's done-callback frees the slot, which wakes a
+            # queued request before the caller even sees the 401. The gate must be shut first.
+            self._refused()
+        return response
 
     def _retry_delay(
         self, attempt: int, response: httpx.Response | None, cause: BaseException | None
@@ -324,7 +343,10 @@ class HttpSession:
         if self.stopping:
             self.stats.failures += 1
             raise self._error(
-                RequestStoppedError, f"not retried: stopping (last: {outcome})", name, ctx
+                RequestStoppedError,
+                f"not retried: {self._stop_reason} (last: {outcome})",
+                name,
+                ctx,
             )
 
     async def _pause(self, delay: float) -> None:

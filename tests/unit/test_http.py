@@ -259,6 +259,43 @@ def test_401_stops_at_once_and_never_shows_the_token(emulator: Any) -> None:
     assert "HTTP 401" in str(error) and "ZELTO_API_KEY" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("concurrency", "per_second", "sent"),
+    [(1, None, 1), (2, None, 2), (2, 5.0, 1)],
+    ids=["one-slot", "two-slots", "second-slot-waiting-for-the-rate-limiter"],
+)
+def test_after_a_401_no_queued_request_is_sent(
+    emulator: Any, concurrency: int, per_second: float | None, sent: int
+) -> None:
+    """Exactly the requests already on the wire when the 401 arrives are sent: the slot a 401
+    frees must not let a queued request out before its caller has even seen the 401."""
+    ids = [_conversation(emulator) for _ in range(12)]
+    emulator.set_faults(Faults(latency_ms=20))  # every started request is on the wire at once
+    settings = HttpSettings(concurrency=concurrency, requests_per_second=per_second)
+    emulator.reset_request_counts()
+
+    async def run() -> tuple[list[httpx.Response | BaseException], RequestStoppedError | None]:
+        async with HttpSession(_endpoint(emulator, TOKEN), settings) as session:
+            results = await asyncio.gather(
+                *(session.request("GET", _metrics_path(c)) for c in ids), return_exceptions=True
+            )
+            try:
+                await session.request("GET", _metrics_path(ids[0]))  # the session stays shut
+            except RequestStoppedError as exc:
+                return results, exc
+            return results, None
+
+    results, later = asyncio.run(run())
+    refused = [r for r in results if isinstance(r, AuthError)]
+    unsent = [r for r in results if isinstance(r, RequestStoppedError)]
+    assert (len(refused), len(unsent)) == (sent, len(ids) - sent)
+    assert _gets(emulator) == sent
+    assert isinstance(later, RequestStoppedError)
+    for error in (*unsent, later):
+        assert "not sent: the credential was refused (HTTP 401)" in str(error)
+        assert TOKEN not in str(error)
+
+
 def test_other_4xx_fail_at_once_with_the_server_message(emulator: Any) -> None:
     cid = _conversation(emulator)
 

@@ -302,6 +302,23 @@ class Plan(StrictModel):
             sensitive_fields=sensitive_fields,
         )
 
+    def with_conversations(
+        self, conversations: list[ConversationPlan] | tuple[ConversationPlan, ...]
+    ) -> Plan:
+        """The same plan over other conversations, counted again.
+
+        ``model_copy(update=...)`` would keep the old summary, which validation then rejects.
+        """
+        return Plan.build(
+            target=self.target,
+            spec_digest=self.spec_digest,
+            conversations=conversations,
+            existing_managed=self.existing_managed,
+            offline=self.offline,
+            scope=self.scope,
+            sensitive_fields=self.sensitive_fields,
+        )
+
     @property
     def has_changes(self) -> bool:
         return self.summary.writes > 0

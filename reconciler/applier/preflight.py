@@ -89,7 +89,7 @@ def adopt_conflicts(plan: Plan) -> Plan:
     """``--adopt`` on a saved plan: every conflict becomes an adoption (one POST that takes the
     remote record over), using the values the plan already shows for it."""
     conversations = [_adopt_in(c) for c in plan.conversations]
-    return _rebuild(plan, conversations)
+    return plan.with_conversations(conversations)
 
 
 def _adopt_in(conversation: ConversationPlan) -> ConversationPlan:
@@ -108,19 +108,6 @@ def _adopted(conversation: ConversationPlan, change: Change) -> Change:
             f"say what to write for this conflict; make the plan again with --adopt"
         )
     return change.model_copy(update={"action": Action.ADOPT})
-
-
-def _rebuild(plan: Plan, conversations: list[ConversationPlan]) -> Plan:
-    """A plan with new conversations, counted again (model_copy would keep the old summary)."""
-    return Plan.build(
-        target=plan.target,
-        spec_digest=plan.spec_digest,
-        conversations=conversations,
-        existing_managed=plan.existing_managed,
-        offline=plan.offline,
-        scope=plan.scope,
-        sensitive_fields=plan.sensitive_fields,
-    )
 
 
 def check_threshold(plan: Plan, settings: ApplySettings, *, force: bool) -> None:
@@ -159,7 +146,7 @@ def unmask(plan: Plan, desired: DesiredState) -> Plan:
     against the digest the plan shows: a changed secret means the reviewed plan is not what
     would be written."""
     conversations = [_unmask_in(c, desired) for c in plan.conversations]
-    return _rebuild(plan, conversations)
+    return plan.with_conversations(conversations)
 
 
 def _unmask_in(conversation: ConversationPlan, desired: DesiredState) -> ConversationPlan:

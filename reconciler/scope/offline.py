@@ -160,15 +160,8 @@ def mark_removed(plan: Plan, removed: Iterable[RemovedRecord], *, ref: str) -> P
     dropped = {(r.conversation_id, r.external_id): r for r in removed}
     if not dropped:
         return plan
-    conversations = [_mark_conversation(c, dropped, ref) for c in plan.conversations]
-    return Plan.build(
-        target=plan.target,
-        spec_digest=plan.spec_digest,
-        conversations=conversations,
-        existing_managed=plan.existing_managed,
-        offline=plan.offline,
-        scope=plan.scope,
-        sensitive_fields=plan.sensitive_fields,
+    return plan.with_conversations(
+        [_mark_conversation(c, dropped, ref) for c in plan.conversations]
     )
 
 

@@ -120,3 +120,11 @@ def test_masked_values_hide_content_but_change_with_it() -> None:
     assert "patient" not in secret.model_dump_json()
     assert secret != mask_value("patient said Y")
     assert mask_value(None) is None
+
+
+def test_with_conversations_keeps_the_plan_and_counts_again() -> None:
+    plan = _plan().model_copy(update={"scope": "shard 1/2", "existing_managed": 7})
+    narrowed = plan.with_conversations([c for c in plan.conversations if c.error is None])
+    assert [c.id for c in narrowed.conversations] == ["bbbb"]
+    assert (narrowed.summary.error, narrowed.summary.update) == (0, 1)
+    assert (narrowed.target, narrowed.scope, narrowed.existing_managed) == ("local", "shard 1/2", 7)

@@ -68,12 +68,17 @@ class _Options:
     help="Apply this saved plan (from `plan --out`) and nothing else.",
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
-@click.option("--force", is_flag=True, help="Apply even above the safety threshold.")
+@click.option(
+    "--force", is_flag=True, help="Apply even above the safety threshold (apply.maxUpdatePercent)."
+)
 @click.option("--adopt", is_flag=True, help="Take over conflicting remote records.")
-@click.option("--target", help="A target named in reconciler.yaml.")
+@click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
 @click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
 @click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file."
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="reconciler.yaml to use [default: found in this or a parent folder].",
 )
 @click.option(
     "--concurrency",
@@ -81,7 +86,12 @@ class _Options:
     help="POSTs in flight [default: apply.concurrency in reconciler.yaml, 8].",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people; json prints the report on stdout (the plan goes to stderr).",
 )
 @shard_option
 @handle_errors

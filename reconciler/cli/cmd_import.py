@@ -33,7 +33,7 @@ _CONFIG = click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="reconciler.yaml [default: found in this folder or the nearest parent].",
+    help="reconciler.yaml to use [default: found in this or a parent folder].",
 )
 _OUT = click.option(
     "--out",
@@ -130,7 +130,7 @@ def import_siro(
 @click.argument("conversation_ids", nargs=-1, required=True, metavar="CONVERSATION_ID...")
 @_OUT
 @_PARTIAL
-@click.option("--target", help="Target name from reconciler.yaml [default: defaultTarget].")
+@click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
 @click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
 @_CONFIG
 @handle_errors

@@ -38,7 +38,7 @@ __all__ = ["github_annotation", "validate"]
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="reconciler.yaml to use (default: the nearest one upwards from here).",
+    help="reconciler.yaml to use [default: found in this or a parent folder].",
 )
 @click.option("--no-cache", is_flag=True, help="Parse every file again, ignoring the cache.")
 @handle_errors

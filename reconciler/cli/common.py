@@ -34,6 +34,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class _UsageError(click.UsageError):
+    exit_code = EXIT_ERROR
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported only when used.
 
@@ -54,6 +58,29 @@ class LazyGroup(click.Group):
         if module is not None and cmd_name not in self.commands:
             importlib.import_module(module)
         return super().get_command(ctx, cmd_name)
+
+    # Usage errors (an unknown option, a bad value, a missing argument) exit 1 in every command,
+    # as the README's exit-code table says, not click's 2: `plan --detailed-exitcode` reserves 2
+    # for "changes to apply", and a script should never read a typo as anything but a failure.
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _UsageError(exc.format_message(), exc.ctx) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _UsageError:
+            raise
+        except click.UsageError as exc:
+            raise _UsageError(exc.format_message(), exc.ctx) from None
 
 
 @click.group(

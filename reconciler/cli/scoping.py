@@ -60,7 +60,7 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 _SHARD_HELP = (
-    "Plan only shard I of N (1-based; conversations split by a stable hash), e.g. for a CI "
+    "Only shard I of N (1-based; conversations split by a stable hash), e.g. for a CI "
     "matrix; `plan-merge` combines the shard plans."
 )
 

@@ -118,7 +118,7 @@ def test_serve_prints_url_and_exports_then_stops_cleanly_on_sigterm(tmp_path: Pa
 )
 def test_serve_rejects_bad_options_without_a_traceback(args: list[str], words: str) -> None:
     result = CliRunner().invoke(main, ["emulator", "serve", *args])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert words in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 

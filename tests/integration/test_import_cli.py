@@ -357,7 +357,7 @@ def test_window_must_be_zoned_and_ordered(repo: Repo) -> None:
     naive = repo.run(
         "import", "siro", "--start", "2026-11-23T00:00:00", "--end", "2026-11-24T00:00:00Z"
     )
-    assert naive.exit_code == 2 and "has no time zone" in naive.stderr
+    assert naive.exit_code == 1 and "has no time zone" in naive.stderr
     backwards = repo.run("import", "siro", "--start", WINDOW[3], "--end", WINDOW[1])
     assert backwards.exit_code == 1 and "--end must be after --start" in backwards.stderr
 

@@ -184,3 +184,37 @@ def test_an_unreadable_config_is_an_error_in_both_formats(project: Path) -> None
     body = json.loads(out)
     assert (code, body["valid"], body["errors"][0]["file"]) == (1, False, "")
     assert body["errors"][0]["message"].startswith("cannot read config file")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--bogus"],
+        ["apply", "--concurrency", "0"],
+        ["import", "siro"],
+        ["comment", "--pr", "x"],
+        ["schema", "--bogus"],
+        ["emulator", "serve", "--port", "x"],
+        ["no-such-command"],
+    ],
+)
+def test_a_usage_error_exits_1_in_every_command(project: Path, args: list[str]) -> None:
+    """README "Exit codes": bad input is 1 everywhere; click's own 2 is never seen."""
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "Usage: " in result.output and "Traceback" not in result.output
+
+
+def test_commands_describe_their_shared_options_alike(project: Path) -> None:
+    def helps(*command: str) -> str:
+        return " ".join(CliRunner().invoke(main, [*command, "--help"]).output.split())
+
+    for command in (["validate"], ["plan"], ["apply"], ["import", "zelto"], ["import", "siro"]):
+        assert "--config FILE reconciler.yaml to use [default: found in this or a parent" in (
+            helps(*command)
+        ), command
+    for command in (["plan"], ["apply"], ["import", "zelto"]):
+        assert "--target TEXT A target named in reconciler.yaml [default: defaultTarget]" in (
+            helps(*command)
+        ), command
+    assert "Plan only shard" not in helps("apply")

@@ -57,9 +57,10 @@ def render_text(plan: Plan, *, color: bool = False, verbose: bool = False) -> st
     lines.append(verdict_line(plan))
     if plan.summary.orphan:
         count = plan.summary.orphan
+        records, them = ("record", "it") if count == 1 else ("records", "them")
         lines.append(
-            f"{count} orphaned record{'s' if count != 1 else ''} cannot be deleted through "
-            "the API: clear them in the Zelto app."
+            f"{count} orphaned {records} cannot be deleted through the API: "
+            f"clear {them} in the Zelto app."
         )
     return "\n".join(lines) + "\n"
 

@@ -77,3 +77,15 @@ def test_line_breaks_in_user_text_stay_on_one_line() -> None:
     assert "two⏎lines [qa-1⏎x]" in headline
     message = text.splitlines()[text.splitlines().index(headline) + 1]
     assert "label 'two⏎lines' is already held" in message
+
+
+def test_one_orphan_is_spoken_of_in_the_singular() -> None:
+    plan = make_plan(
+        desired([declared("qa-1", "Kept")]),
+        current([remote("qa-1", "Kept"), remote("qa-2", "Dropped")]),
+        target="local",
+        ownership_prefix="qa-",
+    )
+    assert render_text(plan).splitlines()[-1] == (
+        "1 orphaned record cannot be deleted through the API: clear it in the Zelto app."
+    )

@@ -32,7 +32,13 @@ def read_plan_file(path: Path, *, option: str = "") -> Plan:
         raise PlanFormatError(
             f"{where}: not JSON ({exc}); save plans with `reconciler plan --out FILE`"
         ) from None
-    return Plan.from_json_dict(data, source=str(path))
+    if isinstance(data, dict) and "formatVersion" not in data:
+        # Any JSON object (a report, a config dump) would otherwise read "formatVersion None".
+        raise PlanFormatError(
+            f"{where}: not a reconciler plan (it has no formatVersion); "
+            "save plans with `reconciler plan --out FILE`"
+        )
+    return Plan.from_json_dict(data, source=where)
 
 
 def write_atomically(path: Path, text: str) -> None:

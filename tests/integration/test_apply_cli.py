@@ -368,3 +368,13 @@ def test_an_apply_killed_halfway_converges_when_run_again(
     stored = cli.emulator.store.list_metrics(CONV_A)
     assert sorted(r["externalId"] for r in stored) == sorted(f"qa-{i}" for i in range(60))
     assert {r["score"] for r in stored} == {70}
+
+
+def test_a_json_file_that_is_not_a_plan_is_named_as_such(cli: Cli) -> None:
+    report = cli.folder / "report.json"
+    report.write_text('{"target": "local", "records": []}', encoding="utf-8")
+    result = cli.apply("--plan", str(report), "--auto-approve")
+    _single_line_error(
+        result, f"--plan {report}: not a reconciler plan", "reconciler plan --out FILE"
+    )
+    assert "None" not in result.output and cli.posts() == 0

@@ -79,12 +79,21 @@ class ContentCache:
     ``family`` names what is cached (``specs``); ``version`` the code that produced it. Saving
     removes the family's files of other versions, and never touches other families. ``secret``
     defaults to :func:`user_secret`; without one the cache stays empty and writes nothing.
+    ``max_entries`` (default :data:`MAX_ENTRIES`) bounds how many entries of earlier runs are kept;
+    a family of large values (a whole merged load) keeps only what the run used.
     """
 
     def __init__(
-        self, directory: Path, family: str, version: str, *, secret: bytes | None = None
+        self,
+        directory: Path,
+        family: str,
+        version: str,
+        *,
+        secret: bytes | None = None,
+        max_entries: int | None = None,
     ) -> None:
         self._secret = secret if secret is not None else user_secret()
+        self._max_entries = max_entries
         self.directory = directory
         self.family = family
         self.version = version
@@ -105,7 +114,9 @@ class ContentCache:
                 text = self.path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return self._lines
-            for line in text.splitlines():
+            # Only "\n" ends a line: payloads are JSON, which escapes it, but a note may hold
+            # U+2028 and the like, which splitlines() would cut at.
+            for line in text.split("\n"):
                 parts = line.split("\t", 2)
                 if len(parts) == 3:
                     self._lines[parts[0]] = (parts[1], parts[2])
@@ -153,6 +164,11 @@ class ContentCache:
         """Remember a value; written by :meth:`save`."""
         self._new[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
+    def put_json(self, key: str, payload: str) -> None:
+        """:meth:`put` for a value already serialised as JSON (e.g. by pydantic, which is faster
+        than building Python objects for ``json.dumps``); it must be valid, one-line JSON."""
+        self._new[key] = payload
+
     def save(self) -> None:
         """Write new entries (and keep old ones); does nothing when nothing is new."""
         if not self._new or self._secret is None:
@@ -163,7 +179,8 @@ class ContentCache:
         fresh = self._used | set(self._new)
         # This run's entries always stay; older ones (other branches, subsets) while there is room.
         keep = [item for item in lines.items() if item[0] in fresh]
-        room = max(0, MAX_ENTRIES - len(keep))
+        limit = MAX_ENTRIES if self._max_entries is None else self._max_entries
+        room = max(0, limit - len(keep))
         keep += [item for item in lines.items() if item[0] not in fresh][-room:] if room else []
         body = "".join(f"{k}\t{d}\t{p}\n" for k, (d, p) in keep)
         with contextlib.suppress(OSError):

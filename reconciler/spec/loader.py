@@ -2,23 +2,26 @@
 
 Every problem of a run is collected before anything is raised, so a user fixes all of them in
 one round. Per-file work depends only on the file's bytes, which is what makes it cacheable by
-content hash and safe to hand to worker processes; the cross-file rules always run.
+content hash and safe to hand to worker processes; the cross-file rules run on every load that
+is not answered whole by a snapshot of exactly the same files.
+
+With a cache folder, an unchanged re-run does three things only: stat each file (the stat index
+gives its content key without reading it), look up the snapshot of the merged load under the
+spec digest, and validate that snapshot. Any changed, added, removed or renamed file changes the
+digest, and the load falls back to the per-file cache and the merge.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import multiprocessing
 import os
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import pydantic
 import ruamel.yaml
@@ -29,12 +32,16 @@ from reconciler.model import DesiredState
 from reconciler.spec.document import (
     FileResult,
     RecordDecl,
-    check_file,
     key_location,
+    location,
     result_to_json,
     results_from_json,
 )
+from reconciler.spec.parallel import PARALLEL_MIN_BYTES, Outcome, Source
+from reconciler.spec.parallel import check_all as _check_all
 from reconciler.spec.rules import KeyLocator, merge_results
+from reconciler.spec.snapshot import Snapshots
+from reconciler.spec.statindex import Stat, StatIndex, file_stat
 from reconciler.yamlio import DEFAULT_MAX_BYTES
 
 __all__ = [
@@ -48,21 +55,25 @@ __all__ = [
 ]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+#: Wall-clock nanoseconds; a name of its own so tests can pretend a run starts later.
+_clock = time.time_ns
 CACHE_FAMILY = "specs"
-#: Below this much uncached YAML, starting worker processes costs more than it saves.
-PARALLEL_MIN_BYTES = 1024 * 1024
-_BATCHES_PER_WORKER = 4
+#: A load that parsed at least this much YAML is stored whole (see ``_worth_a_snapshot``).
+SNAPSHOT_AFTER_BYTES = 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parents[1]
+#: Everything whose change could change a cached result, per file or merged (snapshot).
 _VERSIONED_SOURCES = (
+    "errors.py",
     "yamlio/loader.py",
     "yamlio/located.py",
     "model.py",
     "spec/document.py",
     "spec/loader.py",
+    "spec/parallel.py",
+    "spec/rules.py",
+    "spec/snapshot.py",
+    "spec/statindex.py",
 )
-
-Source = tuple[str, bytes]
-Outcome = FileResult | tuple[Issue, ...]
 
 
 def discover_spec_files(paths: Sequence[Path]) -> list[Path]:
@@ -116,18 +127,24 @@ def load_specs(
     """Load, check and merge the specs under ``paths``; SpecError lists every problem of the run.
 
     Locations are relative to ``root`` (the config folder) when the file is inside it.
-    ``cache_dir`` (usually ``<root>/.reconciler/cache``) enables the content-hash cache.
+    ``cache_dir`` (usually ``<root>/.reconciler/cache``) enables the caches: the content-hash
+    cache of per-file results, the stat index (unchanged files are not even read) and the
+    snapshot of the whole merged load.
     """
+    started = _clock()  # before any file is looked at: see statindex (racily clean)
     issues: list[Issue] = []
-    sources: list[Source] = []
+    specs: list[_Spec] = []
     base = os.path.abspath(root) + os.sep
-    for absolute, _given in _discover(paths):
-        display = _display(absolute, base)
-        data = _read(absolute, display, max_file_bytes, issues)
-        if data is not None:
-            sources.append((display, data))
-    cache = ContentCache(cache_dir, CACHE_FAMILY, loader_version()) if cache_dir else None
-    return _load(sources, issues, cache, max_file_bytes)
+    found = _discover(paths)
+    index = StatIndex(cache_dir, loader_version(), started) if cache_dir else None
+    for absolute, _given in found:
+        spec = _stat_or_read(absolute, _display(absolute, base), max_file_bytes, index, issues)
+        if spec is not None:
+            specs.append(spec)
+    if index is not None:
+        index.save()
+    caches = _Caches(cache_dir) if cache_dir else None
+    return _load(specs, issues, caches, max_file_bytes)
 
 
 def load_spec_sources(
@@ -138,13 +155,66 @@ def load_spec_sources(
     Oversized contents are reported like oversized files.
     """
     issues: list[Issue] = []
-    kept: list[Source] = []
+    kept: list[_Spec] = []
     for display, data in sources:
         if len(data) > max_file_bytes:
             issues.append(_size_issue(display, len(data), max_file_bytes))
         else:
-            kept.append((display, data))
+            kept.append(_Spec(display, content_key(data), data, None))
     return _load(kept, issues, None, max_file_bytes)
+
+
+class _Spec(NamedTuple):
+    """One spec file: its content key always, its bytes only once something needed them."""
+
+    display: str
+    key: str
+    data: bytes | None
+    absolute: str | None
+
+    def source(self) -> Source:
+        """(display, bytes), reading the file when only its key was known."""
+        if self.data is not None:
+            return self.display, self.data
+        assert self.absolute is not None  # only files found through the stat index lack bytes
+        return self.display, _read_bytes(self.absolute)
+
+
+class _Caches:
+    """The per-file results cache and the merged-load snapshots of one cache folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.results = ContentCache(directory, CACHE_FAMILY, loader_version())
+        self.snapshots = Snapshots(directory, loader_version())
+
+
+def _stat_or_read(
+    absolute: str, display: str, limit: int, index: StatIndex | None, issues: list[Issue]
+) -> _Spec | None:
+    """The file's content key, from the stat index when its stat is unchanged, else by reading.
+
+    An oversized file is refused before it is read (its size is in the stat).
+    """
+    try:
+        stat = file_stat(os.stat(absolute))
+    except OSError as exc:
+        issues.append(Issue(Location(display), f"cannot read: {exc.strerror or exc}"))
+        return None
+    if stat[0] > limit:
+        issues.append(_size_issue(display, stat[0], limit))
+        return None
+    if index is not None:
+        key = index.lookup(absolute, stat)
+        if key is not None:
+            return _Spec(display, key, None, absolute)
+    read = _read(absolute, display, limit, issues)
+    if read is None:
+        return None
+    data, read_stat = read
+    key = content_key(data)
+    if index is not None:
+        index.record(absolute, read_stat, key)
+    return _Spec(display, key, data, absolute)
 
 
 def _display(absolute: str, base: str) -> str:
@@ -158,15 +228,24 @@ def _size_issue(display: str, size: int, limit: int) -> Issue:
     return Issue(Location(display), message)
 
 
-def _read(absolute: str, display: str, limit: int, issues: list[Issue]) -> bytes | None:
-    """The file's bytes; an oversized file is refused before it is read."""
+def _read_bytes(absolute: str) -> bytes:
+    """A file known by its stat, read only once a check or an error's place needs its bytes."""
+    with open(absolute, "rb") as handle:
+        return handle.read()
+
+
+def _read(
+    absolute: str, display: str, limit: int, issues: list[Issue]
+) -> tuple[bytes, Stat] | None:
+    """The file's bytes and its stat taken *before* reading them; an oversized file is refused
+    before it is read."""
     try:
         with open(absolute, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > limit:
-                issues.append(_size_issue(display, size, limit))
+            stat = file_stat(os.fstat(handle.fileno()))
+            if stat[0] > limit:
+                issues.append(_size_issue(display, stat[0], limit))
                 return None
-            return handle.read()
+            return handle.read(), stat
     except OSError as exc:
         issues.append(Issue(Location(display), f"cannot read: {exc.strerror or exc}"))
         return None
@@ -174,9 +253,14 @@ def _read(absolute: str, display: str, limit: int, issues: list[Issue]) -> bytes
 
 def spec_digest(sources: Sequence[tuple[str, bytes]]) -> str:
     """``sha256:`` over the sorted (path, sha256 of content) pairs: which specs, exactly."""
+    return _digest((display, content_key(data)) for display, data in sources)
+
+
+def _digest(keyed: Iterable[tuple[str, str]]) -> str:
+    """:func:`spec_digest` from (path, content key) pairs, for files whose bytes were not read."""
     digest = hashlib.sha256()
-    for display, data in sorted(sources, key=lambda s: s[0]):
-        digest.update(f"{display}\0{content_key(data)}\n".encode())
+    for display, key in sorted(keyed, key=lambda pair: pair[0]):
+        digest.update(f"{display}\0{key}\n".encode())
     return "sha256:" + digest.hexdigest()
 
 
@@ -214,50 +298,97 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load(
-    sources: list[Source], issues: list[Issue], cache: ContentCache | None, max_bytes: int
+    specs: list[_Spec], issues: list[Issue], caches: _Caches | None, max_bytes: int
 ) -> DesiredState:
     with _gc_paused():
-        return _load_all(sources, issues, cache, max_bytes)
+        return _load_all(specs, issues, caches, max_bytes)
 
 
 def _load_all(
-    sources: list[Source], issues: list[Issue], cache: ContentCache | None, max_bytes: int
+    specs: list[_Spec], issues: list[Issue], caches: _Caches | None, max_bytes: int
 ) -> DesiredState:
-    sources.sort(key=lambda s: s[0].split("/"))
-    keys = [content_key(data) for _display, data in sources]
-    outcomes = _from_cache(cache, keys)
-    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    checked = _check_all([sources[i] for i in todo], max_bytes)
+    specs.sort(key=lambda s: s.display.split("/"))
+    digest = _digest((spec.display, spec.key) for spec in specs)
+    files = tuple(spec.display for spec in specs)
+    if caches is not None and not issues:
+        whole = caches.snapshots.get(digest)
+        if whole is not None:
+            catalog, conversations = whole
+            return DesiredState(conversations, catalog, spec_digest=digest, files=files)
+    cache = caches.results if caches is not None else None
+    outcomes = _from_cache(cache, [spec.key for spec in specs])
+    todo = _read_missing(
+        specs, [i for i, outcome in enumerate(outcomes) if outcome is None], issues
+    )
+    sources = [specs[i].source() for i in todo]
+    checked = _check_all(sources, max_bytes)
     for i, outcome in zip(todo, checked, strict=True):
         outcomes[i] = outcome
         if cache is not None and isinstance(outcome, FileResult):
-            cache.put(keys[i], result_to_json(outcome))
+            cache.put(specs[i].key, result_to_json(outcome))
     if cache is not None:
         cache.save()
     valid: list[tuple[str, FileResult]] = []
-    for (display, _data), final in zip(sources, outcomes, strict=True):
+    for spec, final in zip(specs, outcomes, strict=True):
         if isinstance(final, FileResult):
-            valid.append((display, final))
+            valid.append((spec.display, final))
         elif final is not None:
             issues.extend(final)
-    merged = merge_results(valid, _locator(sources))
+    merged = merge_results(valid, _locator(specs))
     issues.extend(merged.issues)
     if issues:
         raise SpecError(issues)
+    digest = _digest((spec.display, spec.key) for spec in specs)  # keys of bytes read since
+    if caches is not None and _worth_a_snapshot(sum(len(source[1]) for source in sources)):
+        caches.snapshots.put(digest, merged.catalog, merged.conversations)
     return DesiredState(
         conversations=merged.conversations,
         catalog=merged.catalog,
-        spec_digest=spec_digest(sources),
-        files=tuple(display for display, _data in sources),
+        spec_digest=digest,
+        files=files,
     )
 
 
-def _locator(sources: list[Source]) -> KeyLocator:
+def _worth_a_snapshot(parsed_bytes: int) -> bool:
+    """Whether to store this load whole: it costs about as much as parsing 1 MiB of YAML.
+
+    Stored when nothing was parsed (an unchanged re-run: the next one is likely the same) or when
+    much was (a cold run, next to which it is cheap); not while a user edits a file or two
+    between runs, where it would slow every run and rarely be used.
+    """
+    return parsed_bytes == 0 or parsed_bytes >= SNAPSHOT_AFTER_BYTES
+
+
+def _read_missing(specs: list[_Spec], todo: list[int], issues: list[Issue]) -> list[int]:
+    """Read the files to check that are known only by their stat; those that can be read.
+
+    Their key is taken again from the bytes read: the file may have changed since its stat.
+    """
+    readable: list[int] = []
+    for i in todo:
+        spec = specs[i]
+        if spec.data is None:
+            try:
+                _display, data = spec.source()
+            except OSError as exc:
+                message = f"cannot read: {exc.strerror or exc}"
+                issues.append(Issue(Location(spec.display), message))
+                continue
+            specs[i] = spec._replace(key=content_key(data), data=data)
+        readable.append(i)
+    return readable
+
+
+def _locator(specs: list[_Spec]) -> KeyLocator:
     """Finds a record's key in its file again, only when a cross-file error needs the place."""
-    by_file = dict(sources)
+    by_file = {spec.display: spec for spec in specs}
 
     def locate(file: str, decl: RecordDecl, key: str) -> Location:
-        return key_location(file, by_file[file], decl, key)
+        try:
+            _display, data = by_file[file].source()
+        except OSError:
+            return location(file, decl.mark)
+        return key_location(file, data, decl, key)
 
     return locate
 
@@ -284,52 +415,3 @@ def _one_from_json(stored: object) -> FileResult | None:
         return results_from_json([stored])[0]
     except ValueError:
         return None  # damaged or from an incompatible writer: parse the file again
-
-
-def _check_one(source: Source, max_bytes: int) -> Outcome:
-    display, data = source
-    try:
-        return check_file(display, data, max_bytes=max_bytes)
-    except SpecError as exc:
-        return exc.issues
-
-
-def _check_batch(batch: list[Source], max_bytes: int) -> list[Outcome]:
-    return [_check_one(source, max_bytes) for source in batch]
-
-
-def _check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
-    """Check files, over several processes when there is enough work to pay for them."""
-    workers = _worker_count()
-    total = sum(len(data) for _display, data in sources)
-    context = _fork_context()
-    if workers < 2 or total < PARALLEL_MIN_BYTES or context is None:
-        return _check_batch(sources, max_bytes)
-    size = max(1, len(sources) // (workers * _BATCHES_PER_WORKER) + 1)
-    batches = [sources[i : i + size] for i in range(0, len(sources), size)]
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = pool.map(_check_batch, batches, [max_bytes] * len(batches))
-            return [outcome for batch in results for outcome in batch]
-    except (OSError, BrokenProcessPool):
-        # No processes available (sandbox, limits): the same work, serially.
-        return _check_batch(sources, max_bytes)
-
-
-def _worker_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _fork_context() -> multiprocessing.context.BaseContext | None:
-    """The fork start method when it is safe here, else None (check serially).
-
-    Only fork is used: spawn and forkserver re-import the caller's main module in every worker,
-    which breaks library callers without a ``__main__`` guard and costs a second of imports.
-    Forking while other threads run can deadlock the child, so then the work stays in-process.
-    """
-    if sys.platform != "linux" or threading.active_count() != 1:
-        return None
-    return multiprocessing.get_context("fork")

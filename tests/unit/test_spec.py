@@ -11,7 +11,8 @@ import pytest
 from reconciler.errors import SpecError
 from reconciler.spec import discover_spec_files, load_spec_sources, load_specs
 from reconciler.spec.document import check_file
-from reconciler.spec.loader import PARALLEL_MIN_BYTES, _check_all, _fork_context
+from reconciler.spec.parallel import PARALLEL_MIN_BYTES, fork_context
+from reconciler.spec.parallel import check_all as _check_all
 from reconciler.yamlio import DEFAULT_MAX_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -304,7 +305,7 @@ def _many_sources(count: int, *, broken: int = -1) -> list[tuple[str, bytes]]:
 def test_parallel_checking_gives_the_serial_results() -> None:
     sources = _many_sources(400, broken=123)
     assert sum(len(d) for _f, d in sources) > PARALLEL_MIN_BYTES
-    if _fork_context() is None:  # a thread left running by another test: no fork here
+    if fork_context() is None:  # a thread left running by another test: no fork here
         pytest.skip(f"threads alive: {[t.name for t in threading.enumerate()]}")
     parallel = _check_all(sources, DEFAULT_MAX_BYTES)
     serial = []
@@ -326,7 +327,7 @@ def test_with_other_threads_running_the_work_stays_in_process() -> None:
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert _fork_context() is None
+        assert fork_context() is None
         state = load_spec_sources(_many_sources(300))
     finally:
         stop.set()

@@ -1,0 +1,75 @@
+"""Checking many spec files over several processes, when there is enough work to pay for them.
+
+Per-file work depends only on the file's bytes, which is what makes it safe to hand to worker
+processes; the loader decides which files need it (those the caches cannot answer).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from reconciler.errors import Issue, SpecError
+from reconciler.spec.document import FileResult, check_file
+
+__all__ = ["PARALLEL_MIN_BYTES", "Outcome", "Source", "check_all", "fork_context"]
+
+#: Below this much uncached YAML, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 1024 * 1024
+_BATCHES_PER_WORKER = 4
+
+Source = tuple[str, bytes]
+Outcome = FileResult | tuple[Issue, ...]
+
+
+def _check_one(source: Source, max_bytes: int) -> Outcome:
+    display, data = source
+    try:
+        return check_file(display, data, max_bytes=max_bytes)
+    except SpecError as exc:
+        return exc.issues
+
+
+def _check_batch(batch: list[Source], max_bytes: int) -> list[Outcome]:
+    return [_check_one(source, max_bytes) for source in batch]
+
+
+def check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
+    """Check files, over several processes when there is enough work to pay for them."""
+    workers = _worker_count()
+    total = sum(len(data) for _display, data in sources)
+    context = fork_context()
+    if workers < 2 or total < PARALLEL_MIN_BYTES or context is None:
+        return _check_batch(sources, max_bytes)
+    size = max(1, len(sources) // (workers * _BATCHES_PER_WORKER) + 1)
+    batches = [sources[i : i + size] for i in range(0, len(sources), size)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = pool.map(_check_batch, batches, [max_bytes] * len(batches))
+            return [outcome for batch in results for outcome in batch]
+    except (OSError, BrokenProcessPool):
+        # No processes available (sandbox, limits): the same work, serially.
+        return _check_batch(sources, max_bytes)
+
+
+def _worker_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def fork_context() -> multiprocessing.context.BaseContext | None:
+    """The fork start method when it is safe here, else None (check serially).
+
+    Only fork is used: spawn and forkserver re-import the caller's main module in every worker,
+    which breaks library callers without a ``__main__`` guard and costs a second of imports.
+    Forking while other threads run can deadlock the child, so then the work stays in-process.
+    """
+    if sys.platform != "linux" or threading.active_count() != 1:
+        return None
+    return multiprocessing.get_context("fork")

@@ -109,9 +109,11 @@ def render_text(report: ApplyReport, *, every_record: bool, color: bool) -> str:
     if report.stopped:
         lines.append(f"apply stopped: {report.stopped}")
     counts = report.requests
+    posts = f"{counts.posts} POST{'' if counts.posts == 1 else 's'}"
+    retries = f"{counts.retries} {'retry' if counts.retries == 1 else 'retries'}"
     lines.append(
         f"Apply to {report.target}: {report.summary.line()} "
-        f"({counts.posts} POSTs, {counts.retries} retries, {report.duration_seconds:.1f} s)."
+        f"({posts}, {retries}, {report.duration_seconds:.1f} s)."
     )
     return "\n".join(lines)
 

@@ -378,3 +378,10 @@ def test_a_json_file_that_is_not_a_plan_is_named_as_such(cli: Cli) -> None:
         result, f"--plan {report}: not a reconciler plan", "reconciler plan --out FILE"
     )
     assert "None" not in result.output and cli.posts() == 0
+
+
+def test_the_closing_line_counts_one_post_in_the_singular(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(1)})
+    result = cli.apply(str(specs), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "1 of 1 applied and verified (1 POST, 0 retries, " in result.output

@@ -137,6 +137,16 @@ class ContentCache:
         self._used.add(key)
         return value
 
+    def get_json(self, key: str) -> str | None:
+        """The stored value's JSON text when the entry is sound, else None: for values validated
+        straight from JSON (pydantic's ``validate_json``), which is faster than ``json.loads``
+        and then validating Python objects."""
+        found = self._load().get(key)
+        if found is None or not self._sound(key, found[1], found[0]):
+            return None
+        self._used.add(key)
+        return found[1]
+
     def get_many(self, keys: list[str]) -> list[Any | None]:
         """:meth:`get` for many keys, decoding all sound entries in one pass (warm runs)."""
         lines = self._load()

@@ -26,6 +26,10 @@ SNAPSHOT_FAMILY = "specstate"
 Catalog = dict[str, CatalogEntry]
 Conversations = dict[str, tuple[DeclaredRecord, ...]]
 
+
+# [catalog, conversations], validated in one native pass from the stored JSON text: faster
+# than json.loads and then validate_python.
+_STORED = TypeAdapter(tuple[Catalog, Conversations])
 _CATALOG = TypeAdapter(Catalog)
 _CONVERSATIONS = TypeAdapter(Conversations)
 
@@ -38,19 +42,18 @@ class Snapshots:
 
     def get(self, digest: str) -> tuple[Catalog, Conversations] | None:
         """The merged catalog and conversations of exactly these specs, else None."""
-        stored = self._store.get(digest)
-        if not isinstance(stored, dict):
+        stored = self._store.get_json(digest)
+        if stored is None:
             return None
         try:
-            catalog = _CATALOG.validate_python(stored.get("catalog"))
-            conversations = _CONVERSATIONS.validate_python(stored.get("conversations"))
+            found: tuple[Catalog, Conversations] = _STORED.validate_json(stored)
         except ValueError:
             return None  # damaged or from an incompatible writer: load the usual way
-        return catalog, conversations
+        return found
 
     def put(self, digest: str, catalog: Catalog, conversations: Conversations) -> None:
         """Store a successful load (replacing the previous one)."""
-        payload = b'{"catalog":%b,"conversations":%b}' % (
+        payload = b"[%b,%b]" % (
             _CATALOG.dump_json(catalog, exclude_unset=True),
             _CONVERSATIONS.dump_json(conversations, exclude_unset=True),
         )

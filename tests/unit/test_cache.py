@@ -32,6 +32,7 @@ def test_values_round_trip_and_persist(tmp_path: Path) -> None:
     again = ContentCache(tmp_path, "specs", "v1")
     assert again.get("k") == {"a": [1, "é"]}
     assert again.get_many(["k", "absent"]) == [{"a": [1, "é"]}, None]
+    assert again.get_json("k") == '{"a":[1,"é"]}'
 
 
 def test_another_version_misses_and_replaces_old_files(tmp_path: Path) -> None:
@@ -65,6 +66,7 @@ def test_damaged_entries_are_ignored(tmp_path: Path, damage: object) -> None:
     fresh = ContentCache(tmp_path, "specs", "v1")
     assert fresh.get("k") is None
     assert fresh.get_many(["k"]) == [None]
+    assert fresh.get_json("k") is None
 
 
 def test_unwritable_cache_is_only_slower(tmp_path: Path) -> None:

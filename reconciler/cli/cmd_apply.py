@@ -18,7 +18,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.applier import Applier, ApplyReport, check_target, has_masked_values, prepare
+from reconciler.applier import (
+    Applier,
+    ApplyReport,
+    check_applicable,
+    check_target,
+    has_masked_values,
+    prepare,
+)
 from reconciler.cli.apply_output import Progress, render_json, render_text
 from reconciler.cli.common import (
     EXIT_ERROR,
@@ -159,6 +166,10 @@ def _apply_saved(
     plan = read_plan_file(plan_file, option="--plan")
     loaded = load_config(config_file)
     resolved = resolve_target(loaded, target=target, api_url=api_url, environ=os.environ)
+    if plan.offline:
+        # Its target is the pseudo-target 'offline': say why it cannot be applied, rather than
+        # suggest `--target offline`, which names no target at all.
+        check_applicable(plan, adopt=options.adopt)
     check_target(plan, resolved.name)  # before starting an emulator or reading any spec
     # The specs are needed only to restore masked values; a saved plan is otherwise complete.
     desired = load_desired(loaded) if has_masked_values(plan) else None

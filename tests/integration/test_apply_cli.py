@@ -385,3 +385,14 @@ def test_the_closing_line_counts_one_post_in_the_singular(cli: Cli) -> None:
     result = cli.apply(str(specs), "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "1 of 1 applied and verified (1 POST, 0 retries, " in result.output
+
+
+def test_an_offline_saved_plan_is_refused_for_being_offline(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(1)})
+    saved = cli.folder / "plan.json"
+    assert cli("plan", str(specs), "--out", str(saved)).exit_code == 0
+    data = json.loads(saved.read_text())
+    saved.write_text(json.dumps({**data, "target": "offline", "offline": True}))
+    result = cli.apply("--plan", str(saved), "--auto-approve")
+    _single_line_error(result, "the plan was made offline", "cannot be applied")
+    assert "--target offline" not in result.output and cli.posts() == 0

@@ -140,3 +140,23 @@ def test_contract_copies_match_the_shared_contracts(name: str) -> None:
     assert copy == (SHARED_CONTRACTS / name).read_bytes(), (
         f"contracts/{name} differs from {SHARED_CONTRACTS / name}: copy the shared file over"
     )
+
+
+def test_the_readme_shows_the_banner_serve_prints() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = readme.index(
+        "$ reconciler emulator serve --seed seed.yaml --db .reconciler/local.sqlite"
+    )
+    shown = readme[start + 1 : readme.index("```", start)]
+    command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        printed = [process.stdout.readline().rstrip("\n") for _ in shown]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=20)
+    url = printed[0].split(" on ", 1)[1].split()[0]
+    assert [line.replace(url, "http://127.0.0.1:8787") for line in printed] == shown
+    assert rest == "emulator stopped\n", "serve printed more than the README shows"

@@ -350,11 +350,11 @@ def _load_all(
 
 
 def _worth_a_snapshot(parsed_bytes: int) -> bool:
-    """Whether to store this load whole: it costs about as much as parsing 1 MiB of YAML.
+    """Whether to store this load whole: ~0.1 s for 20,000 records, a quarter of such a re-run.
 
     Stored when nothing was parsed (an unchanged re-run: the next one is likely the same) or when
-    much was (a cold run, next to which it is cheap); not while a user edits a file or two
-    between runs, where it would slow every run and rarely be used.
+    much was (a cold run, next to which it is cheap: parsing 1 MiB takes ~0.7 s); not while a
+    user edits a file or two between runs, where it would slow every run and rarely be used.
     """
     return parsed_bytes == 0 or parsed_bytes >= SNAPSHOT_AFTER_BYTES
 

@@ -502,8 +502,8 @@ def test_a_cross_file_error_is_located_in_a_file_known_only_by_its_stat(
 def test_a_snapshot_is_stored_by_an_unchanged_rerun_not_while_editing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Storing the whole load costs about as much as parsing 1 MiB: a run that parsed a file or
-    two (someone editing) does not pay it; the next unchanged re-run does, once."""
+    """Storing the whole load has a cost: a run that parsed a file or two (someone editing) does
+    not pay it; the next unchanged re-run does, once."""
     specs = _copy_specs(tmp_path)
     cache_dir = tmp_path / "cache"
     _later(monkeypatch)

@@ -231,14 +231,14 @@ class Summary(StrictModel):
         """One line for terminals and logs: `2 to create, 1 to update, ...`."""
         parts = [f"{self.create} to create", f"{self.update} to update"]
         optional = (
-            (self.relabel, "to relabel"),
-            (self.adopt, "to adopt"),
-            (self.conflict, "conflict"),
-            (self.orphan, "orphan"),
-            (self.unmanaged, "unmanaged"),
-            (self.error, "error"),
+            (self.relabel, "to relabel", "to relabel"),
+            (self.adopt, "to adopt", "to adopt"),
+            (self.conflict, "conflict", "conflicts"),
+            (self.orphan, "orphan", "orphans"),
+            (self.unmanaged, "unmanaged", "unmanaged"),
+            (self.error, "error", "errors"),
         )
-        parts += [f"{count} {name}" for count, name in optional if count]
+        parts += [f"{n} {one if n == 1 else many}" for n, one, many in optional if n]
         parts.append(f"{self.noop} unchanged")
         return ", ".join(parts)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from reconciler.cli.specs import load_desired
+from reconciler.cli.specs import load_planned
 from reconciler.config import LoadedConfig, load_config
 from reconciler.current import read_current
 from reconciler.http import Endpoint, HttpSession, HttpSettings
@@ -70,12 +70,12 @@ def load_workspace(
 ) -> Workspace:
     """Config, specs and target, in the order that reports the cheapest mistakes first.
 
-    PATH arguments replace the configured spec folders; they resolve against the current
-    directory, locations in messages against the config file's folder.
+    PATH arguments choose which conversations to plan (see ``load_planned``); they resolve
+    against the current directory, locations in messages against the config file's folder.
     """
     here = cwd or Path.cwd()
     loaded = load_config(options.config_file, cwd=here)
-    desired = load_desired(loaded, options.paths, cwd=here)
+    desired = load_planned(loaded, options.paths, cwd=here)
     resolved = resolve_target(
         loaded,
         target=options.target,

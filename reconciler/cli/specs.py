@@ -7,14 +7,17 @@ repeated validate).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.config import LoadedConfig, spec_cache_dir
+from reconciler.errors import SpecError
 from reconciler.model import DesiredState
-from reconciler.spec import load_specs
+from reconciler.scope import restrict
+from reconciler.spec import discover_spec_files, load_specs
 
-__all__ = ["load_desired", "spec_paths"]
+__all__ = ["load_desired", "load_planned", "spec_paths"]
 
 
 def spec_paths(
@@ -40,3 +43,33 @@ def load_desired(
     """Load and check the specs; raises SpecError with every problem of the run."""
     cache_dir = spec_cache_dir(loaded) if use_cache else None
     return load_specs(spec_paths(loaded, paths, cwd=cwd), root=loaded.root, cache_dir=cache_dir)
+
+
+def load_planned(
+    loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path | None = None
+) -> DesiredState:
+    """What ``plan`` and ``apply`` work on: PATH arguments inside the specs choose conversations.
+
+    When every file named is one of the configured spec files, each conversation those files
+    name keeps everything the configured specs declare for it, and the whole label catalog
+    applies. A plan of one file must not pretend the other files do not exist: the catalog
+    (metricIds, kinds) usually lives in a file of its own and a conversation's records may be
+    spread over several, so a plan of the file alone would clear catalog metricIds and call the
+    other files' records orphans, and apply would write exactly that. PATHs outside the
+    configured specs are a spec set of their own and are planned as they are.
+    """
+    if not paths:
+        return load_desired(loaded, cwd=cwd)
+    named = load_desired(loaded, paths, cwd=cwd)
+    if not _all_configured(loaded, spec_paths(loaded, paths, cwd=cwd)):
+        return named
+    return restrict(load_desired(loaded), named.conversations)
+
+
+def _all_configured(loaded: LoadedConfig, given: Sequence[Path]) -> bool:
+    """Whether every spec file under ``given`` is one of the configured spec files."""
+    try:
+        configured = {os.path.abspath(p) for p in discover_spec_files(loaded.spec_paths())}
+    except SpecError:  # the configured folders do not exist: the given paths stand alone
+        return False
+    return all(os.path.abspath(p) in configured for p in discover_spec_files(given))

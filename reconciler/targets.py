@@ -144,8 +144,16 @@ def resolve_target(
     api_url: str | None,
     environ: Mapping[str, str],
 ) -> ResolvedTarget:
-    """Pick the target by the precedence of semantics.md §5 and find its token."""
-    direct = api_url or environ.get(API_URL_ENV, "").strip() or None
+    """Pick the target by the precedence of semantics.md §5 and find its token.
+
+    An explicit ``--target`` beside a URL (``--api-url``, or ``ZELTO_API_URL`` left exported,
+    e.g. from ``emulator serve``) is refused: silently preferring either would send a plan or
+    an apply somewhere the user did not name.
+    """
+    from_env = environ.get(API_URL_ENV, "").strip() or None
+    if target is not None and (api_url or from_env):
+        raise ConfigError(_both_chosen(target, api_url))
+    direct = api_url or from_env
     if direct is not None:
         what = "--api-url" if api_url else API_URL_ENV
         url = check_url(direct, what)
@@ -153,6 +161,15 @@ def resolve_target(
         return ResolvedTarget(name=_host_name(url), url=url, token=token, token_source=API_KEY_ENV)
     name = target or loaded.config.default_target
     return _from_target(loaded, name, loaded.config.target(name), environ)
+
+
+def _both_chosen(target: str, api_url: str | None) -> str:
+    if api_url:
+        return f"--target {target} and --api-url both say where to go; give only one"
+    return (
+        f"--target {target} and {API_URL_ENV} (set in the environment) both say where to go; "
+        f"unset {API_URL_ENV} to use --target, or drop --target to use the URL"
+    )
 
 
 def resolve_siro(

@@ -54,23 +54,36 @@ def test_target_flag_beats_default_target(tmp_path: Path) -> None:
     assert resolved.emulator_state == tmp_path / "state/local.sqlite"
 
 
-def test_api_url_flag_beats_everything(tmp_path: Path) -> None:
+def test_api_url_flag_beats_the_environment_and_the_default_target(tmp_path: Path) -> None:
     loaded = _with_targets(tmp_path, default="production")
     environ = {"ZELTO_API_KEY": TOKEN, "ZELTO_API_URL": "https://env.example.com"}
     resolved = resolve_target(
-        loaded, target="local", api_url="https://flag.example.com:8443", environ=environ
+        loaded, target=None, api_url="https://flag.example.com:8443", environ=environ
     )
     assert resolved.name == "flag.example.com:8443"
     assert resolved.url == "https://flag.example.com:8443"
     assert resolved.token_source == "ZELTO_API_KEY"
 
 
-def test_api_url_from_environment_beats_target_flag(tmp_path: Path) -> None:
+def test_api_url_from_environment_beats_the_default_target(tmp_path: Path) -> None:
     environ = {"ZELTO_API_KEY": TOKEN, "ZELTO_API_URL": "https://env.example.com"}
-    resolved = resolve_target(
-        _with_targets(tmp_path), target="local", api_url=None, environ=environ
-    )
+    resolved = resolve_target(_with_targets(tmp_path), target=None, api_url=None, environ=environ)
     assert resolved.name == "env.example.com"
+
+
+@pytest.mark.parametrize(
+    ("api_url", "environ_url", "expected"),
+    [
+        (None, "https://env.example.com", "unset ZELTO_API_URL to use --target"),
+        ("https://flag.example.com", "", "--target local and --api-url both say where to go"),
+    ],
+)
+def test_an_explicit_target_beside_a_url_is_refused(
+    tmp_path: Path, api_url: str | None, environ_url: str, expected: str
+) -> None:
+    environ = {"ZELTO_API_KEY": TOKEN, "ZELTO_API_URL": environ_url}
+    with pytest.raises(ConfigError, match=expected):
+        resolve_target(_with_targets(tmp_path), target="local", api_url=api_url, environ=environ)
 
 
 def test_missing_token_names_the_variable_to_set(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from reconciler.errors import Location, ReconcilerError, SpecError
 from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, canonical_json
 from reconciler.spec import load_spec_sources, load_specs
-from reconciler.spec.loader import SPEC_SUFFIXES
+from reconciler.spec.discovery import SPEC_SUFFIXES
 
 __all__ = [
     "ChangeScope",

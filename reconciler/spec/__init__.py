@@ -7,8 +7,8 @@ cache and, for large runs, several processes.
 
 from __future__ import annotations
 
+from reconciler.spec.discovery import discover_spec_files
 from reconciler.spec.loader import (
-    discover_spec_files,
     load_spec_sources,
     load_specs,
     loader_version,

@@ -29,6 +29,7 @@ import ruamel.yaml
 from reconciler.cache import ContentCache, content_key
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.model import DesiredState
+from reconciler.spec.discovery import discover_pairs
 from reconciler.spec.document import (
     FileResult,
     RecordDecl,
@@ -47,14 +48,12 @@ from reconciler.yamlio import DEFAULT_MAX_BYTES
 __all__ = [
     "CACHE_FAMILY",
     "PARALLEL_MIN_BYTES",
-    "discover_spec_files",
     "load_spec_sources",
     "load_specs",
     "loader_version",
     "spec_digest",
 ]
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 #: Wall-clock nanoseconds; a name of its own so tests can pretend a run starts later.
 _clock = time.time_ns
 CACHE_FAMILY = "specs"
@@ -76,47 +75,6 @@ _VERSIONED_SOURCES = (
 )
 
 
-def discover_spec_files(paths: Sequence[Path]) -> list[Path]:
-    """Spec files under ``paths`` (files as given, folders recursively), sorted, no duplicates.
-
-    Returned paths start as the given ones did (relative stays relative). Folders whose name
-    starts with a dot are skipped. A path that does not exist is an error: a typo in a CI job
-    must not validate nothing.
-    """
-    return [Path(given) for _absolute, given in _discover(paths)]
-
-
-def _discover(paths: Sequence[Path]) -> list[tuple[str, str]]:
-    """(absolute, as-given) path strings, sorted as paths sort (by component).
-
-    Strings, not Path objects: for 5,000 files those cost more than a whole cached load.
-    """
-    found: dict[str, str] = {}
-    missing: list[Issue] = []
-    for path in paths:
-        absolute = os.path.abspath(path)
-        if os.path.isfile(absolute):
-            found.setdefault(absolute, str(path))
-        elif os.path.isdir(absolute):
-            given = str(path)
-            for file in _walk(absolute):
-                found.setdefault(file, given + file[len(absolute) :])
-        else:
-            missing.append(Issue(Location(str(path)), "no such file or folder"))
-    if missing:
-        raise SpecError(missing)
-    return sorted(found.items(), key=lambda item: item[0].split(os.sep))
-
-
-def _walk(folder: str) -> list[str]:
-    out: list[str] = []
-    for directory, subdirs, files in os.walk(folder):
-        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
-        prefix = directory + os.sep
-        out.extend(prefix + f for f in files if f.endswith(SPEC_SUFFIXES))
-    return out
-
-
 def load_specs(
     paths: Sequence[Path],
     *,
@@ -135,7 +93,7 @@ def load_specs(
     issues: list[Issue] = []
     specs: list[_Spec] = []
     base = os.path.abspath(root) + os.sep
-    found = _discover(paths)
+    found = discover_pairs(paths)
     index = StatIndex(cache_dir, loader_version(), started) if cache_dir else None
     for absolute, _given in found:
         spec = _stat_or_read(absolute, _display(absolute, base), max_file_bytes, index, issues)

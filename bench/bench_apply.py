@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _common import server_cpu_seconds  # bench/ is on sys.path
 
 from reconciler.applier import Applier, ApplyReport, RecordResult
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
@@ -95,18 +95,6 @@ async def _apply(
         applier = Applier(ZeltoClient(session), check_fresh=False, on_result=on_result)
         report = await applier.run(plan)
     return report, marks[0], marks[1]
-
-
-def server_cpu_seconds() -> float:
-    """CPU time of the emulator process (Linux /proc), to show which side is the limit."""
-    total = 0.0
-    for child in multiprocessing.active_children():
-        try:
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def measure(

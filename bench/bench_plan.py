@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import resource
 import subprocess
@@ -31,6 +30,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _common import server_cpu_seconds  # bench/ is on sys.path
 
 from reconciler.config import PlanSettings
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
@@ -89,18 +90,6 @@ def seed(db: Path, specs: Path, count: int) -> list[str]:
                 ]
         (specs / f"batch-{start // PER_FILE:04d}.yaml").write_text("\n".join(lines) + "\n")
     return ids
-
-
-def server_cpu_seconds() -> float:
-    """CPU time of the emulator process (Linux /proc), to show which side is the limit."""
-    total = 0.0
-    for child in multiprocessing.active_children():
-        try:
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 async def read_all(emulator: RunningEmulator, ids: list[str], concurrency: int) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import multiprocessing
 import os
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+from _common import server_cpu_seconds  # bench/ is on sys.path
 from httpx_aiohttp import AiohttpTransport
 
 from reconciler.emulator import EmulatorConfig, Faults, start_in_process
@@ -146,18 +146,6 @@ def _session_runner(transport: str) -> Runner:
             await asyncio.gather(*(drain() for _ in range(in_flight)))
 
     return run
-
-
-def server_cpu_seconds() -> float:
-    """CPU time of the emulator process (Linux /proc), to show which side is the limit."""
-    total = 0.0
-    for child in multiprocessing.active_children():
-        try:
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def measure_once(name: str, runner: Runner, server: Server, in_flight: int, count: int) -> Row:

@@ -118,6 +118,8 @@ def apply(
 ) -> None:
     """Plan PATH... (default: the configured specs) and apply it, or apply --plan FILE.
 
+    PATHs narrow the conversations exactly as for `reconciler plan`.
+
     Exit 0 only when every planned write was applied and read back as planned.
     """
     options = _Options(auto_approve, force, adopt, concurrency, fmt == "json")

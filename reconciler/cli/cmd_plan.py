@@ -119,6 +119,9 @@ def plan(
 ) -> None:
     """Compare the specs PATH... (default: the configured ones) with Zelto and show the plan.
 
+    Files inside the configured specs narrow the plan to the conversations they name; the
+    catalog and the other files' records for those conversations still apply.
+
     Exit 0 on success, 1 on any error or conflict; with --detailed-exitcode, 2 when there are
     changes to apply.
     """

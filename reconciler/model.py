@@ -122,23 +122,6 @@ class MetricRecord(StrictModel):
             raise ValueError("a record needs at least one of verdict and score")
         return self
 
-    def post_body(self, metric_id: str | None) -> dict[str, Any]:
-        """The POST body: every declared field, none as null (the request schema has no nulls).
-
-        ``metric_id`` is the effective one (own, or inherited from the catalog), resolved by the
-        planner because a catalog may map it per agent.
-        """
-        body: dict[str, Any] = {"label": self.label, "externalId": self.external_id}
-        if self.verdict is not None:
-            body["verdict"] = self.verdict
-        if self.score is not None:
-            body["score"] = self.score
-        if self.note is not None:
-            body["note"] = self.note
-        if metric_id is not None:
-            body["metricId"] = metric_id
-        return body
-
 
 class CatalogEntry(StrictModel):
     """A label in the catalog: its Zelto metric (one, or one per agent) and what records carry."""

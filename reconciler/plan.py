@@ -24,6 +24,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import COMPARED_FIELDS, StrictModel, canonical_json
 
 __all__ = [
+    "ACTION_ORDER",
     "FORMAT_VERSION",
     "WRITE_ACTIONS",
     "Action",

@@ -12,7 +12,13 @@ Library code raises only these; third-party exceptions are translated at the bou
      │    └── AuthError     401: the credential is missing, wrong or expired (stops everything)
      ├── StalePlanError     a saved plan no longer matches the remote state
      ├── UnsafePlanError    the safety threshold refused an apply (use --force)
-     └── ApplyError         an apply finished with failed or unverified records
+     ├── ApplyError         an apply finished with failed or unverified records
+     ├── PlanFormatError    (plan.py) a saved plan file is not a plan this version reads
+     ├── PlanMergeError     (scope/merge.py) shard plans that do not make one whole plan
+     └── RefusedPlanError   (applier/preflight.py) a plan that cannot be applied as it stands
+
+The last three live beside the code that raises them, as the data they describe does; they are
+still ReconcilerErrors, so the CLI reports them like every other.
 
 Messages never contain a credential: clients redact before they raise.
 """

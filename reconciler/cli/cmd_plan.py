@@ -30,7 +30,6 @@ from reconciler.plan import Action, Plan
 from reconciler.render import FORMATS, Format, render, render_json
 
 __all__ = [
-    "PlanCommand",
     "exit_code",
     "plan",
     "plan_output_options",
@@ -40,20 +39,6 @@ __all__ = [
 
 #: Problems echoed to stderr one per line; the plan itself lists all of them.
 MAX_PROBLEM_LINES = 20
-
-
-class _UsageError(click.UsageError):
-    exit_code = EXIT_ERROR
-
-
-class PlanCommand(click.Command):
-    """Usage errors exit 1, not click's 2: with --detailed-exitcode, 2 means "changes"."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            raise _UsageError(exc.format_message(), exc.ctx) from None
 
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -89,7 +74,7 @@ def plan_output_options(func: F) -> F:
     return func
 
 
-@main.command("plan", cls=PlanCommand, short_help="Show what apply would change in Zelto.")
+@main.command("plan", short_help="Show what apply would change in Zelto.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @plan_output_options
 @click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")

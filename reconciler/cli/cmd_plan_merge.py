@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.cmd_plan import PlanCommand, plan_output_options, publish
+from reconciler.cli.cmd_plan import plan_output_options, publish
 from reconciler.cli.common import handle_errors, main
 from reconciler.cli.planfile import read_plan_file
 from reconciler.render import Format
 from reconciler.scope import merge_plans
 
 
-@main.command("plan-merge", cls=PlanCommand)
+@main.command("plan-merge")
 @click.argument("plan_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @plan_output_options
 @click.option("-v", "--verbose", is_flag=True, help="Also list unmanaged records.")

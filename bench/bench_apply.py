@@ -30,10 +30,10 @@ from _common import server_cpu_seconds  # bench/ is on sys.path
 from reconciler.applier import Applier, ApplyReport, RecordResult
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.model import fingerprint
-from reconciler.plan import Action, Change, ConversationPlan, Plan, RecordFields
-from reconciler.zelto import ZeltoClient
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.zelto import ZeltoClient
 
 PER_CONVERSATION = 4
 

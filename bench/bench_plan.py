@@ -36,8 +36,8 @@ from _common import server_cpu_seconds  # bench/ is on sys.path
 from reconciler.config import PlanSettings
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.zelto import ZeltoClient
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.zelto import ZeltoClient
 
 PER_CONVERSATION = 4
 PER_FILE = 100

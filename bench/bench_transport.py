@@ -11,7 +11,7 @@ and server do not share an interpreter, then sends the same GETs
 - aiohttp's own ``ClientSession`` with no httpx at all (the reference: the least client CPU);
 - the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on its two wires:
   httpcore's pool driven without ``AsyncClient``, and aiohttp's pool answering ``httpx.Response``
-  (the default, see reconciler/http/wire.py).
+  (the default, see reconciler/remote/http/wire.py).
 
 For each it prints requests/s, the ideal (in_flight / latency), the ratio to it, client CPU
 (process time / wall time: 100 % means the client itself is the bottleneck) and the speed-up over
@@ -40,7 +40,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from reconciler.emulator import EmulatorConfig, Faults, start_in_process
 from reconciler.emulator.store import Store
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
 
 CONVERSATIONS = 500
 

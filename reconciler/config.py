@@ -25,7 +25,7 @@ from pydantic import (
 
 from reconciler.errors import ConfigError, Issue, SpecError
 from reconciler.model import StrictModel
-from reconciler.yamlio import load_yaml, location_at, validation_issues
+from reconciler.spec.yamlio import load_yaml, location_at, validation_issues
 
 __all__ = [
     "CONFIG_FILENAME",

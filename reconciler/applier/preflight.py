@@ -13,7 +13,15 @@ from typing import Any
 from reconciler.config import ApplySettings
 from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import DesiredState, compared_declared
-from reconciler.plan import Action, Change, ConversationPlan, Masked, Plan, RecordFields, mask_value
+from reconciler.plan.model import (
+    Action,
+    Change,
+    ConversationPlan,
+    Masked,
+    Plan,
+    RecordFields,
+    mask_value,
+)
 
 __all__ = [
     "RefusedPlanError",

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from reconciler.model import StrictModel
-from reconciler.plan import Action
+from reconciler.plan.model import Action
 
 __all__ = [
     "REPORT_FORMAT_VERSION",

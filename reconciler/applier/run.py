@@ -1,7 +1,7 @@
 """Carrying a checked plan out: freshness check, bounded concurrent POSTs, read-back.
 
-The three phases run against one :class:`~reconciler.zelto.ZeltoClient`, whose session owns the
-policy (requests in flight, rate, retries, Retry-After). The applier adds what only it knows:
+The three phases run against one :class:`~reconciler.remote.zelto.ZeltoClient`, whose session owns
+the policy (requests in flight, rate, retries, Retry-After). The applier adds what only it knows:
 which writes belong together, when to stop, and whether the remote state converged.
 
 Stopping (Ctrl-C, SIGTERM, a 401): :meth:`Applier.stop` stops the session, so no request starts
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from reconciler.applier.report import ApplyReport, RecordResult, RecordStatus, RequestCounts
 from reconciler.errors import ApiError, ApplyError, AuthError, StalePlanError
-from reconciler.http import Attempt, RequestContext, RequestStoppedError
 from reconciler.model import RemoteRecord, compared_remote, fingerprint
-from reconciler.plan import Change, ConversationPlan, Plan
-from reconciler.zelto import ReadResult, ZeltoClient
+from reconciler.plan.model import Change, ConversationPlan, Plan
+from reconciler.remote.http import Attempt, RequestContext, RequestStoppedError
+from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 __all__ = ["Applier", "ResultCallback"]
 

@@ -35,20 +35,21 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
-from reconciler.cli.planfile import read_plan_file
 from reconciler.cli.planning import PlanOptions, load_workspace, opened, read_and_plan
 from reconciler.cli.planning import Progress as ReadProgress
 from reconciler.cli.scoping import shard_desired, shard_option
 from reconciler.cli.specs import load_desired
 from reconciler.config import ApplySettings, LoadedConfig, load_config
 from reconciler.errors import ConfigError
-from reconciler.http import Endpoint, HttpSession, HttpSettings
 from reconciler.model import DesiredState
-from reconciler.plan import Plan
+from reconciler.plan.merge import scope_label
+from reconciler.plan.model import Plan
+from reconciler.plan.saved import read_plan_file
+from reconciler.plan.shard import Shard
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings
+from reconciler.remote.targets import open_target, resolve_target
+from reconciler.remote.zelto import ZeltoClient
 from reconciler.render.text import render_text as render_plan
-from reconciler.scope import Shard, scope_label
-from reconciler.targets import open_target, resolve_target
-from reconciler.zelto import ZeltoClient
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process killed by it
 _SIGNALS: dict[signal.Signals, tuple[str, int]] = {

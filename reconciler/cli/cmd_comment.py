@@ -12,7 +12,7 @@ import click
 
 from reconciler.cli.common import echo_err, handle_errors, main
 from reconciler.errors import ConfigError
-from reconciler.github import (
+from reconciler.remote.github import (
     COMMENT_LIMIT,
     DEFAULT_MARKER,
     GitHubClient,

@@ -17,14 +17,14 @@ import click
 from reconciler.cli.common import echo_err, handle_errors, main
 from reconciler.config import LoadedConfig, SiroSettings, load_config
 from reconciler.errors import ConfigError
-from reconciler.http import HttpSession, HttpSettings
 from reconciler.importer.recordings import load_recordings
 from reconciler.importer.siro_import import run_siro_import
 from reconciler.importer.writing import ImportReport
 from reconciler.importer.zelto_import import run_zelto_import
-from reconciler.siro import SIRO_AUTH, SiroClient, siro_http_settings
-from reconciler.targets import open_target, resolve_siro, resolve_target
-from reconciler.zelto import ZeltoClient
+from reconciler.remote.http import HttpSession, HttpSettings
+from reconciler.remote.siro import SIRO_AUTH, SiroClient, siro_http_settings
+from reconciler.remote.targets import open_target, resolve_siro, resolve_target
+from reconciler.remote.zelto import ZeltoClient
 
 SIRO_URL_ENV = "SIRO_API_URL"
 DEFAULT_ZELTO_OUT = "specs/imported/zelto"

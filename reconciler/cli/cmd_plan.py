@@ -23,10 +23,10 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
-from reconciler.cli.planfile import write_atomically
 from reconciler.cli.planning import PlanOptions, Progress
 from reconciler.cli.scoping import Scoping, plan_in_scope, scoping_options
-from reconciler.plan import Action, Plan
+from reconciler.plan.model import Action, Plan
+from reconciler.plan.saved import write_atomically
 from reconciler.render import FORMATS, Format, render, render_json
 
 __all__ = [

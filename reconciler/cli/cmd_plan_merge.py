@@ -1,7 +1,7 @@
 """``reconciler plan-merge``: the JSON plans of N shard jobs → one report or pull-request comment.
 
 A sharded CI matrix (``plan --shard I/N --out plan-I.json``) ends with one job that merges the
-parts; it refuses parts that do not make one whole plan (see reconciler.scope.merge).
+parts; it refuses parts that do not make one whole plan (see reconciler.plan.merge).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import click
 
 from reconciler.cli.cmd_plan import plan_output_options, publish
 from reconciler.cli.common import handle_errors, main
-from reconciler.cli.planfile import read_plan_file
+from reconciler.plan.merge import merge_plans
+from reconciler.plan.saved import read_plan_file
 from reconciler.render import Format
-from reconciler.scope import merge_plans
 
 
 @main.command("plan-merge")

@@ -18,7 +18,7 @@ from reconciler.applier import apply_report_json_schema
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
 from reconciler.config import config_json_schema, load_config
 from reconciler.errors import ConfigError
-from reconciler.plan import plan_json_schema
+from reconciler.plan.model import plan_json_schema
 from reconciler.spec import spec_json_schema
 
 __all__ = ["SCHEMAS", "render_schema", "schema"]

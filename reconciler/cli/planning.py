@@ -19,13 +19,13 @@ from typing import TextIO
 
 from reconciler.cli.specs import load_planned
 from reconciler.config import LoadedConfig, load_config
-from reconciler.current import read_current
-from reconciler.http import Endpoint, HttpSession, HttpSettings
 from reconciler.model import DesiredState
-from reconciler.plan import Plan
-from reconciler.planner import make_plan
-from reconciler.targets import ResolvedTarget, open_target, resolve_target
-from reconciler.zelto import ReadResult, ZeltoClient
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import make_plan
+from reconciler.remote.current import read_current
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings
+from reconciler.remote.targets import ResolvedTarget, open_target, resolve_target
+from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 __all__ = [
     "PlanOptions",

@@ -19,18 +19,11 @@ from reconciler.cli.specs import load_desired, spec_paths
 from reconciler.config import LoadedConfig, load_config
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.model import DesiredState
-from reconciler.plan import Plan
-from reconciler.scope import (
-    ChangeScope,
-    Shard,
-    changed_conversations,
-    mark_removed,
-    offline_plan,
-    parse_shard,
-    restrict,
-    scope_label,
-    select_shard,
-)
+from reconciler.plan.merge import scope_label
+from reconciler.plan.model import Plan
+from reconciler.plan.offline import mark_removed, offline_plan
+from reconciler.plan.shard import Shard, parse_shard, restrict, select_shard
+from reconciler.spec.history import ChangeScope, changed_conversations
 
 __all__ = ["Scoping", "plan_in_scope", "scoping_options", "shard_desired", "shard_option"]
 

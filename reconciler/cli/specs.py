@@ -14,7 +14,7 @@ from pathlib import Path
 from reconciler.config import LoadedConfig, spec_cache_dir
 from reconciler.errors import SpecError
 from reconciler.model import DesiredState
-from reconciler.scope import restrict
+from reconciler.plan.shard import restrict
 from reconciler.spec import discover_spec_files, load_specs
 
 __all__ = ["load_desired", "load_planned", "spec_paths"]

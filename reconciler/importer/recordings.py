@@ -15,7 +15,7 @@ from pathlib import Path
 from uuid import UUID
 
 from reconciler.errors import Issue, Location, SpecError
-from reconciler.yamlio import load_yaml, location_at
+from reconciler.spec.yamlio import load_yaml, location_at
 
 __all__ = ["RECORDINGS_COLUMNS", "load_recordings", "parse_recordings_csv", "parse_recordings_yaml"]
 

@@ -30,7 +30,7 @@ from reconciler.importer.specfile import (
     yaml_string,
 )
 from reconciler.importer.writing import ImportReport, ImportRun, finish_import
-from reconciler.siro import MetricValue, RecordingValues, SiroClient
+from reconciler.remote.siro import MetricValue, RecordingValues, SiroClient
 
 __all__ = [
     "SIRO_MARKER",

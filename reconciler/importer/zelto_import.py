@@ -30,8 +30,8 @@ from reconciler.importer.writing import (
     finish_import,
 )
 from reconciler.model import DeclaredRecord, MetricRecord, RemoteRecord
+from reconciler.remote.zelto import ZeltoClient
 from reconciler.spec import discover_spec_files, load_specs
-from reconciler.zelto import ZeltoClient
 
 __all__ = [
     "ZELTO_MARKER",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from reconciler.plan import Plan
+from reconciler.plan.model import Plan
 from reconciler.render.json import render_json
 from reconciler.render.markdown import DEFAULT_LIMIT, PLAN_MARKER, render_markdown
 from reconciler.render.text import render_text

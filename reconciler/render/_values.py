@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.plan import Action, Change, ConversationPlan, FieldDiff, Plan
+from reconciler.plan.model import Action, Change, ConversationPlan, FieldDiff, Plan
 
 SYMBOLS: dict[Action, str] = {
     Action.CREATE: "+",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.plan import Plan
+from reconciler.plan.model import Plan
 
 __all__ = ["render_json"]
 

@@ -13,7 +13,7 @@ import html
 import re
 from collections import Counter
 
-from reconciler.plan import ACTION_ORDER, Action, Change, ConversationPlan, Plan
+from reconciler.plan.model import ACTION_ORDER, Action, Change, ConversationPlan, Plan
 from reconciler.render._values import (
     SYMBOLS,
     ShownDiff,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import click
 
-from reconciler.plan import Action, Change, ConversationPlan, Plan
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.render._values import (
     SYMBOLS,
     ShownDiff,

@@ -16,7 +16,7 @@ from ruamel.yaml.nodes import MappingNode, Node
 
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.model import CatalogEntry, MetricRecord, SpecDocument
-from reconciler.yamlio import (
+from reconciler.spec.yamlio import (
     DEFAULT_MAX_BYTES,
     Loc,
     YamlDocument,

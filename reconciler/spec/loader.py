@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib.metadata
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,9 +27,9 @@ from typing import NamedTuple
 import pydantic
 import ruamel.yaml
 
-from reconciler.cache import ContentCache, content_key
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.model import DesiredState
+from reconciler.spec.cache import ContentCache, content_key
 from reconciler.spec.discovery import discover_pairs
 from reconciler.spec.document import (
     FileResult,
@@ -43,7 +44,7 @@ from reconciler.spec.parallel import check_all as _check_all
 from reconciler.spec.rules import KeyLocator, merge_results
 from reconciler.spec.snapshot import Snapshots
 from reconciler.spec.statindex import Stat, StatIndex, file_stat
-from reconciler.yamlio import DEFAULT_MAX_BYTES
+from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
 
 __all__ = [
     "CACHE_FAMILY",
@@ -60,19 +61,10 @@ CACHE_FAMILY = "specs"
 #: A load that parsed at least this much YAML is stored whole (see ``_worth_a_snapshot``).
 SNAPSHOT_AFTER_BYTES = 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parents[1]
-#: Everything whose change could change a cached result, per file or merged (snapshot).
-_VERSIONED_SOURCES = (
-    "errors.py",
-    "yamlio/loader.py",
-    "yamlio/located.py",
-    "model.py",
-    "spec/document.py",
-    "spec/loader.py",
-    "spec/parallel.py",
-    "spec/rules.py",
-    "spec/snapshot.py",
-    "spec/statindex.py",
-)
+#: Every source file of the installed package is part of the cache key (``loader_version``): a hand
+#: list of "the files that matter" silently goes stale when code moves, and a stale key is a cache
+#: that serves results of code that no longer exists.
+_SOURCES_GLOB = "**/*.py"
 
 
 def load_specs(
@@ -223,11 +215,21 @@ def _digest(keyed: Iterable[tuple[str, str]]) -> str:
 
 
 @cache
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("reconciler")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was not installed
+        return "unknown"
+
+
 def loader_version() -> str:
     """Names the code that produced a cached result; any change to it misses the cache."""
-    digest = hashlib.sha256(f"{pydantic.VERSION}|{ruamel.yaml.__version__}".encode())
-    for relative in _VERSIONED_SOURCES:
-        digest.update((_PACKAGE / relative).read_bytes())
+    digest = hashlib.sha256(
+        f"{_package_version()}|{pydantic.VERSION}|{ruamel.yaml.__version__}".encode()
+    )
+    for source in sorted(_PACKAGE.glob(_SOURCES_GLOB)):
+        digest.update(source.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 

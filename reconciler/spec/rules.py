@@ -15,7 +15,7 @@ from typing import NamedTuple
 from reconciler.errors import Issue, Location
 from reconciler.model import CatalogEntry, DeclaredRecord
 from reconciler.spec.document import FileResult, LabelDecl, RecordDecl, location
-from reconciler.yamlio import did_you_mean, format_path
+from reconciler.spec.yamlio import did_you_mean, format_path
 
 __all__ = ["KeyLocator", "MergedSpecs", "merge_results"]
 

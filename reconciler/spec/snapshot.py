@@ -5,8 +5,8 @@ than validating the merged catalog and records in one native pydantic pass, so a
 is also stored whole, keyed by its spec digest (every file's path and content key) inside the
 loader-version namespace. Only the latest load is kept: it is as large as the specs.
 
-The store is a :class:`~reconciler.cache.ContentCache`, so the snapshot is authenticated with the
-user's secret like every other cache line (a committed or forged one is a miss), and what it
+The store is a :class:`~reconciler.spec.cache.ContentCache`, so the snapshot is authenticated with
+the user's secret like every other cache line (a committed or forged one is a miss), and what it
 holds is validated again through the models on the way in.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from reconciler.cache import ContentCache
 from reconciler.model import CatalogEntry, DeclaredRecord
+from reconciler.spec.cache import ContentCache
 
 __all__ = ["SNAPSHOT_FAMILY", "Snapshots"]
 

@@ -4,7 +4,7 @@ For each file it remembers ``(size, mtime_ns, ctime_ns, inode)`` and the sha256 
 the bytes read with that stat. When a later run finds the same stat it takes the key from here
 and reads nothing; the key then goes through the content-hash cache like any other.
 
-It lives in the cache folder and is one :class:`~reconciler.cache.ContentCache` entry, so it is
+It lives in the cache folder and is one :class:`~reconciler.spec.cache.ContentCache` entry, so it is
 authenticated with the user's secret exactly like the cached results: a forged, damaged or
 committed index is a miss, and then every file is read. Without that, a pull request could
 commit an index mapping a file's (predictable) stat to the key of other, reviewed content.
@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reconciler.cache import ContentCache
+from reconciler.spec.cache import ContentCache
 
 __all__ = ["INDEX_FAMILY", "MAX_FILES", "RACY_MARGIN_NS", "StatIndex", "file_stat"]
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.github import DEFAULT_MARKER
+from reconciler.remote.github import DEFAULT_MARKER
 from reconciler.render import PLAN_MARKER
 from tests.fakes.github import FakeGitHub, serve
 

@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.plan import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.plan.merge import scope_label
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.plan.shard import Shard, select_shard
 from reconciler.render import PLAN_MARKER, render_json
-from reconciler.scope import Shard, scope_label, select_shard
 
 IDS = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(40)]
 

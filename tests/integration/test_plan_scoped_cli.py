@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.emulator import RunningEmulator
-from reconciler.scope import shard_of
+from reconciler.plan.shard import shard_of
 
 AGENT = "a0a0a0a0-0000-4000-8000-00000000000a"
 C1 = "11111111-1111-4111-8111-111111111111"  # note changes

@@ -11,15 +11,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import Location
-from reconciler.plan import Action
-from reconciler.scope import (
-    ChangeScope,
-    GitError,
-    RemovedRecord,
-    changed_conversations,
-    offline_plan,
-)
+from reconciler.plan.model import Action
+from reconciler.plan.offline import offline_plan
 from reconciler.spec import load_specs
+from reconciler.spec.history import ChangeScope, GitError, RemovedRecord, changed_conversations
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

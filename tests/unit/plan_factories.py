@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.errors import Location
 from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, MetricRecord, RemoteRecord
-from reconciler.planner import ConversationState, CurrentState
+from reconciler.plan.planner import ConversationState, CurrentState
 
 CID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 CID2 = "7d1f0b7e-2a55-4c7e-9f11-0c0ffee00002"

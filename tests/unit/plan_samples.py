@@ -16,8 +16,8 @@ from uuid import UUID
 from plan_factories import AGENT, CID, CID2, METRIC, OTHER_AGENT, current, declared, desired, remote
 
 from reconciler.model import CatalogEntry
-from reconciler.plan import Plan
-from reconciler.planner import make_plan
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import make_plan
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE_ENV = "RECONCILER_UPDATE_GOLDEN"

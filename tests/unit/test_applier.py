@@ -23,11 +23,11 @@ from reconciler.applier import (
 from reconciler.config import ApplySettings
 from reconciler.emulator import Faults, RunningEmulator
 from reconciler.errors import AuthError, Location, StalePlanError, UnsafePlanError
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.model import DeclaredRecord, DesiredState, MetricRecord, RemoteRecord
-from reconciler.plan import Action, Plan
-from reconciler.planner import ConversationState, CurrentState, make_plan
-from reconciler.zelto import ZeltoClient
+from reconciler.plan.model import Action, Plan
+from reconciler.plan.planner import ConversationState, CurrentState, make_plan
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.zelto import ZeltoClient
 
 CONV_A = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 CONV_B = "5d2f1a60-3b7e-4c1d-9a2b-6e8f0c4d7a19"

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.cache import ContentCache, content_key
 from reconciler.errors import SpecError
 from reconciler.model import DesiredState
 from reconciler.spec import load_specs
 from reconciler.spec import loader as spec_loader
+from reconciler.spec.cache import ContentCache, content_key
 from reconciler.spec.parallel import check_all
 from reconciler.spec.rules import merge_results
 from reconciler.spec.statindex import file_stat
@@ -124,7 +124,7 @@ def test_a_corrupt_cache_never_changes_the_result(tmp_path: Path) -> None:
 def test_a_forged_but_well_formed_entry_is_validated_again(tmp_path: Path) -> None:
     """Even an entry whose digest matches goes through the models: out-of-range data is refused
     and the file is parsed again."""
-    from reconciler.cache import _line_digest, user_secret
+    from reconciler.spec.cache import _line_digest, user_secret
 
     secret = user_secret()
     assert secret is not None
@@ -160,7 +160,7 @@ def test_content_key_is_sha256() -> None:
 def test_old_entries_are_kept_only_while_there_is_room(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("reconciler.cache.MAX_ENTRIES", 3)
+    monkeypatch.setattr("reconciler.spec.cache.MAX_ENTRIES", 3)
     first = ContentCache(tmp_path, "specs", "v1")
     for key in ["a", "b", "c", "d"]:
         first.put(key, key)
@@ -178,7 +178,7 @@ def test_a_cache_planted_in_the_repository_is_ignored(tmp_path: Path) -> None:
     """A pull request could commit .reconciler/cache with entries that map a reviewed file's hash
     to other (valid) records; without this user's secret they are misses, so plan and apply see
     exactly what the YAML says."""
-    from reconciler.cache import _line_digest
+    from reconciler.spec.cache import _line_digest
 
     specs = _copy_specs(tmp_path)
     cache_dir = tmp_path / "cache"
@@ -208,7 +208,7 @@ def test_entries_of_another_secret_miss(tmp_path: Path) -> None:
 def test_the_user_secret_is_private_and_stable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reconciler.cache import user_secret
+    from reconciler.spec.cache import user_secret
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     first = user_secret()
@@ -393,7 +393,7 @@ def test_renamed_and_deleted_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def _forge(store: Path, secret: bytes, edit: Callable[[Any], Any]) -> None:
-    from reconciler.cache import _line_digest
+    from reconciler.spec.cache import _line_digest
 
     lines = []
     for line in store.read_text().splitlines():
@@ -417,7 +417,7 @@ def test_a_forged_stat_index_entry_is_ignored(
 ) -> None:
     """A committed index could point a file's stat at the key of other, cached content. Signed
     with another secret it is a miss; signed with ours (the control) it would be believed."""
-    from reconciler.cache import user_secret
+    from reconciler.spec.cache import user_secret
 
     specs = _copy_specs(tmp_path)
     cache_dir = tmp_path / "cache"
@@ -449,7 +449,7 @@ def test_a_forged_or_invalid_snapshot_is_ignored(
 ) -> None:
     """Another secret's snapshot is a miss; one of ours with out-of-range data fails validation.
     Either way the load is done again from the files and the per-file cache."""
-    from reconciler.cache import user_secret
+    from reconciler.spec.cache import user_secret
 
     specs = _copy_specs(tmp_path)
     cache_dir = tmp_path / "cache"
@@ -468,7 +468,7 @@ def test_a_sound_snapshot_is_what_a_warm_load_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The control for the test above: a valid snapshot under our secret is used as is."""
-    from reconciler.cache import user_secret
+    from reconciler.spec.cache import user_secret
 
     specs = _copy_specs(tmp_path)
     cache_dir = tmp_path / "cache"

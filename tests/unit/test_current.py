@@ -8,12 +8,12 @@ from uuid import UUID
 
 from plan_factories import AGENT, CID, CID2, METRIC, declared, desired
 
-from reconciler.current import read_current
 from reconciler.emulator import Faults, RunningEmulator
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.model import CatalogEntry, DesiredState
-from reconciler.planner import CurrentState
-from reconciler.zelto import ReadResult, ZeltoClient
+from reconciler.plan.planner import CurrentState
+from reconciler.remote.current import read_current
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 LIST = ("GET", "/v1/conversations/{id}/customer-metrics")
 GET_CONVERSATION = ("GET", "/v1/conversations/{id}")

@@ -1,4 +1,4 @@
-"""reconciler.github: finding, capping and upserting the one plan comment; clear errors.
+"""reconciler.remote.github: finding, capping and upserting the one plan comment; clear errors.
 
 Client tests talk real HTTP to the local fake GitHub (tests/fakes/github.py).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ApiError, AuthError, ConfigError
-from reconciler.github import (
+from reconciler.remote.github import (
     DEFAULT_MARKER,
     GitHubClient,
     PullRequestRef,

@@ -24,7 +24,7 @@ import pytest
 from reconciler.config import ApplySettings, PlanSettings
 from reconciler.emulator import Faults
 from reconciler.errors import ApiError, AuthError
-from reconciler.http import (
+from reconciler.remote.http import (
     Attempt,
     Endpoint,
     HttpSession,
@@ -36,8 +36,8 @@ from reconciler.http import (
     parse_retry_after,
     redact,
 )
-from reconciler.http.messages import describe_transport_error, server_message
-from reconciler.http.wire import env_proxy
+from reconciler.remote.http.messages import describe_transport_error, server_message
+from reconciler.remote.http.wire import env_proxy
 
 TOKEN = "zk_test_SECRET_0123456789"
 

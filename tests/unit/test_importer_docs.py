@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import Config
-from reconciler.yamlio import load_yaml
+from reconciler.spec.yamlio import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 _BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)

@@ -21,7 +21,7 @@ from reconciler.importer.specfile import (
     yaml_string,
 )
 from reconciler.model import MetricRecord, SpecDocument
-from reconciler.yamlio import load_yaml
+from reconciler.spec.yamlio import load_yaml
 
 CONV = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 MARKER = generated_marker("test")

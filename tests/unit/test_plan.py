@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.plan import (
+from reconciler.plan.model import (
     FORMAT_VERSION,
     Action,
     Change,

@@ -1,4 +1,4 @@
-"""reconciler.scope.merge: shard plans merge into exactly the unsharded plan, or refuse clearly."""
+"""reconciler.plan.merge: shard plans merge into exactly the unsharded plan, or refuse clearly."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 
 from reconciler.errors import Location
 from reconciler.model import DeclaredRecord, DesiredState, MetricRecord, RemoteRecord
-from reconciler.plan import Action, Change, ConversationPlan, Plan, RecordFields
-from reconciler.planner import ConversationState, CurrentState, make_plan
+from reconciler.plan.merge import PlanMergeError, merge_plans, scope_label, split_scope
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.plan.planner import ConversationState, CurrentState, make_plan
+from reconciler.plan.shard import Shard, restrict, select_shard
 from reconciler.render import render_json
-from reconciler.scope import Shard, restrict, select_shard
-from reconciler.scope.merge import PlanMergeError, merge_plans, scope_label, split_scope
 
 IDS = [str(uuid.UUID(int=i * 104729 + 7)) for i in range(200)]
 

@@ -19,8 +19,8 @@ from plan_factories import (
 )
 
 from reconciler.model import CatalogEntry, fingerprint
-from reconciler.plan import Action, Change, ConversationPlan, Plan
-from reconciler.planner import make_plan
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
+from reconciler.plan.planner import make_plan
 
 
 def _plan(records: list[Any], remotes: list[Any], **kwargs: Any) -> tuple[Plan, ConversationPlan]:

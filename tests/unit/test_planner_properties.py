@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from plan_factories import AGENT, CID, CID2, METRIC, OTHER_AGENT, declared, desired, remote
 
 from reconciler.model import CatalogEntry, DeclaredRecord, RemoteRecord
-from reconciler.plan import Action, Plan
-from reconciler.planner import ConversationState, CurrentState, make_plan
+from reconciler.plan.model import Action, Plan
+from reconciler.plan.planner import ConversationState, CurrentState, make_plan
 
 LABELS = ("A", "B", "C", "D")
 IDS = ("qa-1", "qa-2", "qa-3", "x-1")

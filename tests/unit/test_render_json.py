@@ -7,7 +7,7 @@ import json
 import jsonschema
 from plan_samples import assert_golden, every_action_plan
 
-from reconciler.plan import Plan, plan_json_schema
+from reconciler.plan.model import Plan, plan_json_schema
 from reconciler.render import render_json
 
 

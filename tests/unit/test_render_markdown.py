@@ -11,7 +11,7 @@ from plan_samples import (
     offline_plan,
 )
 
-from reconciler.planner import make_plan
+from reconciler.plan.planner import make_plan
 from reconciler.render import DEFAULT_LIMIT, PLAN_MARKER, render_markdown
 from reconciler.render.markdown import OPEN_UP_TO, code, escape
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from plan_factories import current, declared, desired, remote
 from plan_samples import assert_golden, empty_plan, every_action_plan, offline_plan
 
-from reconciler.planner import make_plan
+from reconciler.plan.planner import make_plan
 from reconciler.render import render, render_text
 
 

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.cli.cmd_schema import SCHEMAS, render_schema
-from reconciler.yamlio import load_yaml
+from reconciler.spec.yamlio import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "specs"

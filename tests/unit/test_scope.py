@@ -1,4 +1,4 @@
-"""reconciler.scope: stable shards that partition exactly, and the offline desired-state diff."""
+"""plan.shard and spec.history: shards that partition exactly; the offline desired-state diff."""
 
 from __future__ import annotations
 
@@ -10,20 +10,10 @@ import pytest
 
 from reconciler.errors import Location, ReconcilerError
 from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, MetricRecord
-from reconciler.plan import Action, Change, ConversationPlan, Plan
-from reconciler.scope import (
-    OFFLINE_TARGET,
-    RemovedRecord,
-    Shard,
-    differing_conversations,
-    mark_removed,
-    offline_plan,
-    parse_shard,
-    removed_records,
-    restrict,
-    select_shard,
-    shard_of,
-)
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
+from reconciler.plan.offline import OFFLINE_TARGET, mark_removed, offline_plan
+from reconciler.plan.shard import Shard, parse_shard, restrict, select_shard, shard_of
+from reconciler.spec.history import RemovedRecord, differing_conversations, removed_records
 
 IDS = [str(uuid.UUID(int=i * 7919 + 12345)) for i in range(10_000)]
 

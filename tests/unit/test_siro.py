@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from reconciler.errors import ApiError, AuthError
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.siro import SIRO_AUTH, RecordingValues, SiroClient, siro_http_settings
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.siro import SIRO_AUTH, RecordingValues, SiroClient, siro_http_settings
 
 ORG = "org_123"
 TYPE = "7a1b2c3d-0000-4000-8000-000000000001"

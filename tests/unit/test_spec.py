@@ -13,7 +13,7 @@ from reconciler.spec import discover_spec_files, load_spec_sources, load_specs
 from reconciler.spec.document import check_file
 from reconciler.spec.parallel import PARALLEL_MIN_BYTES, fork_context
 from reconciler.spec.parallel import check_all as _check_all
-from reconciler.yamlio import DEFAULT_MAX_BYTES
+from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "specs"

@@ -9,9 +9,9 @@ import pytest
 
 from reconciler.config import Config, LoadedConfig, SiroSettings, Target
 from reconciler.errors import ConfigError
-from reconciler.http import HttpSession, HttpSettings
-from reconciler.targets import check_url, open_target, resolve_siro, resolve_target
-from reconciler.zelto import ZeltoClient
+from reconciler.remote.http import HttpSession, HttpSettings
+from reconciler.remote.targets import check_url, open_target, resolve_siro, resolve_target
+from reconciler.remote.zelto import ZeltoClient
 
 TOKEN = "zk_live_0123456789abcdef"
 

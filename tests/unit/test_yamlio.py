@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.config import Config
 from reconciler.errors import SpecError
-from reconciler.yamlio import (
+from reconciler.spec.yamlio import (
     allowed_keys,
     c_parser_in_use,
     describe_node,
@@ -19,7 +19,7 @@ from reconciler.yamlio import (
     node_parent,
     validation_issues,
 )
-from reconciler.yamlio.loader import _depth_is_bounded, _Loader
+from reconciler.spec.yamlio.loader import _depth_is_bounded, _Loader
 
 
 def _issues(data: bytes) -> list[str]:

@@ -11,9 +11,9 @@ import pytest
 from reconciler.emulator import Faults
 from reconciler.emulator.contract import DEFAULT_ORGANIZATION_ID
 from reconciler.errors import ApiError, AuthError
-from reconciler.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.model import RemoteRecord
-from reconciler.zelto import ReadResult, ZeltoClient
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 UNKNOWN = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
 FAST = HttpSettings(concurrency=4, max_attempts=6, backoff_base_seconds=0.001)

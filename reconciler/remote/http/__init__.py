@@ -6,7 +6,7 @@ async :class:`HttpSession` that applies them, ``messages`` how failures become o
 
 from __future__ import annotations
 
-from reconciler.http.policy import (
+from reconciler.remote.http.policy import (
     BEARER,
     REDACTED,
     TRANSIENT_STATUSES,
@@ -24,7 +24,7 @@ from reconciler.http.policy import (
     redact,
     response_json,
 )
-from reconciler.http.session import HttpSession
+from reconciler.remote.http.session import HttpSession
 
 __all__ = [
     "BEARER",

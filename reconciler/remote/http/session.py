@@ -17,7 +17,7 @@ still finish.
 Transport: callers get ``httpx.Response`` objects and the policy's errors. Underneath, httpx's
 default connection pool is CPU-bound at ~150 req/s once 32+ requests are in flight
 (encode/httpx#3215); ``bench/bench_transport.py`` measured the alternatives, and aiohttp's pool
-won (see :mod:`reconciler.http.wire` and docs/performance.md).
+won (see :mod:`reconciler.remote.http.wire` and docs/performance.md).
 
 Credentials live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, and every
 message built here is passed through :func:`redact` before it is raised.
@@ -37,13 +37,13 @@ import httpx
 
 from reconciler import __version__
 from reconciler.errors import ApiError, AuthError
-from reconciler.http.messages import (
+from reconciler.remote.http.messages import (
     describe_transport_error,
     is_certificate_error,
     server_message,
     status_text,
 )
-from reconciler.http.policy import (
+from reconciler.remote.http.policy import (
     BEARER,
     TRANSIENT_STATUSES,
     Attempt,
@@ -57,7 +57,7 @@ from reconciler.http.policy import (
     parse_retry_after,
     redact,
 )
-from reconciler.http.wire import AiohttpWire, TransportWire, Wire, env_proxy
+from reconciler.remote.http.wire import AiohttpWire, TransportWire, Wire, env_proxy
 
 __all__ = ["HttpSession"]
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from reconciler.config import DEFAULT_TOKEN_ENV, LoadedConfig, SiroSettings, Target
 from reconciler.errors import ConfigError
-from reconciler.http import Endpoint, Secret
+from reconciler.remote.http import Endpoint, Secret
 
 __all__ = [
     "API_KEY_ENV",

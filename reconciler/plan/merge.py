@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 
 from reconciler.errors import ReconcilerError
-from reconciler.plan import Plan
-from reconciler.scope.shard import Shard
+from reconciler.plan.model import Plan
+from reconciler.plan.shard import Shard
 
 __all__ = ["PlanMergeError", "merge_plans", "scope_label", "split_scope"]
 

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import ApiError
-from reconciler.http import AuthScheme, HttpSession, HttpSettings, RequestContext, response_json
+from reconciler.remote.http import (
+    AuthScheme,
+    HttpSession,
+    HttpSettings,
+    RequestContext,
+    response_json,
+)
 
 __all__ = [
     "DEFAULT_REQUESTS_PER_MINUTE",

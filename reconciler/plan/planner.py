@@ -31,7 +31,7 @@ from reconciler.model import (
     compared_remote,
     fingerprint,
 )
-from reconciler.plan import (
+from reconciler.plan.model import (
     Action,
     Change,
     ConversationPlan,

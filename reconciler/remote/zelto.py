@@ -1,6 +1,6 @@
 """The Zelto client: read a conversation's customer metrics, submit one, and a few look-ups.
 
-Every request goes through :class:`~reconciler.http.HttpSession`, so retries, limits and
+Every request goes through :class:`~reconciler.remote.http.HttpSession`, so retries, limits and
 redaction are the same as everywhere else. Responses are validated here: a body that is not the
 documented shape becomes an :class:`~reconciler.errors.ApiError` naming the request, never a
 ``KeyError`` deep in the planner.
@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import ApiError, AuthError
-from reconciler.http import HttpSession, RequestContext
 from reconciler.model import RemoteRecord
+from reconciler.remote.http import HttpSession, RequestContext
 
 __all__ = [
     "ASSUMED",

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from reconciler.errors import ConfigError
-from reconciler.plan import Plan, PlanFormatError
+from reconciler.plan.model import Plan, PlanFormatError
 
 __all__ = ["read_plan_file", "write_atomically"]
 

@@ -1,13 +1,13 @@
 """YAML with places: hostile-input-safe loading, and validation errors pointed back at the YAML.
 
-:mod:`reconciler.yamlio.loader` parses (C parser, every node's ``file:line:column`` kept, aliases,
-duplicate keys, deep nesting, oversized and mis-encoded files refused); :mod:`reconciler.yamlio.
-located` maps pydantic's error paths onto those nodes with "did you mean" and what is allowed.
+:mod:`.loader` parses (C parser, every node's ``file:line:column`` kept, aliases, duplicate keys,
+deep nesting, oversized and mis-encoded files refused); :mod:`.located` maps
+pydantic's error paths onto those nodes with "did you mean" and what is allowed.
 """
 
 from __future__ import annotations
 
-from reconciler.yamlio.loader import (
+from reconciler.spec.yamlio.loader import (
     DEFAULT_MAX_BYTES,
     MAX_DEPTH,
     YamlDocument,
@@ -16,7 +16,7 @@ from reconciler.yamlio.loader import (
     location_at,
     node_parent,
 )
-from reconciler.yamlio.located import (
+from reconciler.spec.yamlio.located import (
     Explain,
     Loc,
     allowed_keys,

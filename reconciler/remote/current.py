@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 
 from reconciler.errors import ApiError, AuthError
 from reconciler.model import DeclaredRecord, DesiredState
-from reconciler.planner import ConversationState, CurrentState
-from reconciler.zelto import ReadResult, ZeltoClient
+from reconciler.plan.planner import ConversationState, CurrentState
+from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 __all__ = ["OnRead", "needs_agent", "read_current"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from uuid import UUID
 
 from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, compared_declared
-from reconciler.plan import (
+from reconciler.plan.model import (
     Action,
     Change,
     ConversationPlan,
@@ -20,7 +20,7 @@ from reconciler.plan import (
     field_diffs,
     mask_value,
 )
-from reconciler.scope.changes import RemovedRecord, differing_conversations
+from reconciler.spec.history import RemovedRecord, differing_conversations
 
 __all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "mark_removed", "offline_plan"]
 

@@ -38,6 +38,17 @@ class _UsageError(click.UsageError):
     exit_code = EXIT_ERROR
 
 
+def _help_for_bare_group(exc: click.exceptions.NoArgsIsHelpError) -> click.exceptions.Exit:
+    """A group typed without a command (``reconciler``, ``reconciler import``) shows its help.
+
+    That is a question, not a mistake: click 8.2+ reports it as a usage error (``Error: Usage:``,
+    exit 2, which the handler below would turn into 1); a first-time user should see the help
+    and exit 0, as ``--help`` does.
+    """
+    click.echo(exc.ctx.get_help() if exc.ctx is not None else "")
+    return click.exceptions.Exit(EXIT_OK)
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported only when used.
 
@@ -71,6 +82,8 @@ class LazyGroup(click.Group):
     ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            raise _help_for_bare_group(exc) from None
         except click.UsageError as exc:
             raise _UsageError(exc.format_message(), exc.ctx) from None
 
@@ -79,6 +92,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except _UsageError:
             raise
+        except click.exceptions.NoArgsIsHelpError as exc:  # a bare sub-group: `reconciler import`
+            raise _help_for_bare_group(exc) from None
         except click.UsageError as exc:
             raise _UsageError(exc.format_message(), exc.ctx) from None
 
@@ -86,6 +101,11 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+# The version from the installed package's metadata (what pip, pipx and bug reports see), the
+# same words as `reconciler version`.
+@click.version_option(
+    package_name="reconciler", prog_name="reconciler", message="%(prog)s %(version)s"
 )
 def main() -> None:
     """Declarative GitOps for Zelto customer metrics: validate specs, plan, apply."""

@@ -17,6 +17,7 @@ For each it prints requests/s, the ideal (in_flight / latency), the ratio to it,
 (process time / wall time: 100 % means the client itself is the bottleneck) and the speed-up over
 the naive baseline.
 
+    .venv/bin/pip install -e '.[bench]'   # httpx-aiohttp, the comparison
     .venv/bin/python bench/bench_transport.py [--requests 2000] [--latency-ms 20] [--repeat 3]
 """
 

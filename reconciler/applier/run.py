@@ -21,6 +21,7 @@ from reconciler.applier.report import ApplyReport, RecordResult, RecordStatus, R
 from reconciler.errors import ApiError, ApplyError, AuthError, StalePlanError
 from reconciler.model import RemoteRecord, compared_remote, fingerprint
 from reconciler.plan.model import Change, ConversationPlan, Plan
+from reconciler.plan.planner import upsert_key
 from reconciler.remote.http import Attempt, RequestContext, RequestStoppedError
 from reconciler.remote.zelto import ReadResult, ZeltoClient
 
@@ -249,4 +250,5 @@ def _check_converged(write: _Write, current: ReadResult) -> None:
 
 
 def _by_label(records: list[RemoteRecord], label: str) -> RemoteRecord | None:
-    return next((r for r in records if r.label == label), None)
+    """The record a POST with this label landed on (Zelto registry: ``upsert_key``)."""
+    return next((r for r in records if upsert_key(r) == label), None)

@@ -171,3 +171,45 @@ UUID_PATTERN: Final = re.compile(
 def is_uuid(value: object) -> bool:
     """True for a hyphenated UUID string, as the documented ``format: uuid`` fields carry."""
     return isinstance(value, str) and UUID_PATTERN.match(value) is not None
+
+
+# --- The emulator's side of the client's registries (reconciler/contract/zelto.py, siro.py) ------
+# The emulator may import only emulator code, so it keeps its own copy: entry key -> (the value it
+# implements, what it does). tests/contract/test_registries.py checks that both sides name the same
+# entries with the same values, so a change to an assumption changes both or fails a test.
+TRANSIENT_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+ERROR_MESSAGE_PATH: Final = ("error", "message")
+LENGTH_UNITS: Final = ("code points", "UTF-16 code units")
+SIRO_NEXT_PAGE_PARAM: Final = "cursor"
+SIRO_UNKNOWN_RECORDING_DEFAULT: Final = "404"
+SIRO_UNKNOWN_RECORDING_MODES: Final = ("404", "empty")
+SIRO_PASS_RATE_RANGE: Final = (0.0, 100.0)
+
+ZELTO_BEHAVIOUR: Final[dict[str, tuple[object, str]]] = {
+    "upsert_key": ("label", "UNIQUE (conversation_id, label): a POST with a stored label wins"),
+    "submit_full_replace": (True, "a replace stores exactly the body; absent fields become null"),
+    "submit_success": ("2xx", "answers 200 with the record for create and replace"),
+    "transient_statuses": (TRANSIENT_STATUSES, "injected faults answer 429 and 503 only"),
+    "error_message": (ERROR_MESSAGE_PATH, 'error bodies are {"error": {"code", "message"}}'),
+    "unknown_conversation": (STATUS_NOT_FOUND, "an unknown conversation id answers 404"),
+    "length_units": (LENGTH_UNITS, "limits count UTF-16 code units (an emoji counts 2)"),
+    "list_cursor": ("nextCursor", "the record listing is one page, without nextCursor"),
+    "null_in_body": ("omit", "null is read as absent; --strict answers 422"),
+}
+SIRO_BEHAVIOUR: Final[dict[str, tuple[object, str]]] = {
+    "next_page_param": (SIRO_NEXT_PAGE_PARAM, "--siro-page-size N pages metricValues by cursor"),
+    "list_encoding": ("repeat", "reads repeated filterByIds (and one comma-free value) as a list"),
+    "aggregate": (
+        "one aggregate over the ids sent",
+        "counts the ids' recordings in the window and averages their values",
+    ),
+    "count_additive": (True, "recordingsEvaluatedCount is the number of recordings in the window"),
+    "unknown_recording": (
+        SIRO_UNKNOWN_RECORDING_DEFAULT,
+        "404 naming the unknown ids; --siro-unknown-recording empty answers 200 with count 0",
+    ),
+    "pass_rate_range": (SIRO_PASS_RATE_RANGE, "serves seeded passRates as they are, even 123"),
+    "metric_value_fields": (("metricType", "name"), "serves seeded metric values as they are"),
+    "group_by": ("not sent", "accepts groupBy and ignores it"),
+    "date_time": ("UTC with Z", "accepts any ISO 8601 date-time with a zone, any letter case"),
+}

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from reconciler.contract.zelto import SUBMIT_IS_FULL_REPLACE
 from reconciler.errors import ReconcilerError
 from reconciler.model import COMPARED_FIELDS, StrictModel, canonical_json
 
@@ -116,7 +117,8 @@ class RecordFields(StrictModel):
         return self.model_dump(mode="json")
 
     def post_body(self) -> dict[str, Any]:
-        """The POST body for these fields: declared ones only, none as null."""
+        """The POST body for these fields: declared ones only, none as null (Zelto registry:
+        ``null_in_body``). Every declared field goes in, because a POST is a full replace."""
         return {k: v for k, v in self.compared().items() if v is not None}
 
 
@@ -129,8 +131,9 @@ class FieldDiff(StrictModel):
 
     @property
     def clears(self) -> bool:
-        """The POST replaces the whole record, so a field declared absent is cleared."""
-        return self.after is None and self.before is not None
+        """A field declared absent is cleared, because a POST replaces the whole record (Zelto
+        registry: ``submit_full_replace``); were it a merge, the old value would stay."""
+        return SUBMIT_IS_FULL_REPLACE and self.after is None and self.before is not None
 
 
 def field_diffs(before: RecordFields | None, after: RecordFields | None) -> tuple[FieldDiff, ...]:

@@ -8,12 +8,13 @@ place of the plan (semantics.md §3):
 - a remote record: the change of the declared record that holds its label (update, conflict,
   adopt, error, or the ``noop`` count), else an ``orphan`` or ``unmanaged`` change of its own.
 
-Two identities meet here: specs name a record by (conversation, externalId), Zelto by
-(conversation, label), and Zelto upserts on the label. So the *label* decides which remote record
-a declared record would overwrite, and the externalId only decides whether that overwrite is ours
-(update) or someone else's (conflict). A relabel never touches the record it comes from: that
-one stays under its old label and is reported as an orphan, unless another declared record
-claims its label. docs/plan.md walks through the tricky cases.
+Two identities meet here: specs name a record by (conversation, externalId), Zelto by (conversation,
+label), and Zelto upserts on the label (``UPSERT_KEY`` in the Zelto registry,
+``reconciler.contract.zelto``: an assumption the live suite probes). So the *label* decides which
+remote record a declared record would overwrite, and the externalId only decides whether that
+overwrite is ours (update) or someone else's (conflict). A relabel never touches the record it comes
+from: that one stays under its old label and is reported as an orphan, unless another declared
+record claims its label. docs/plan.md walks through the tricky cases.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.contract.zelto import UPSERT_KEY
 from reconciler.model import (
     CatalogEntry,
     DeclaredRecord,
     DesiredState,
+    MetricRecord,
     RemoteRecord,
     compared_declared,
     compared_remote,
@@ -47,6 +50,7 @@ __all__ = [
     "CurrentState",
     "make_plan",
     "plan_conversation",
+    "upsert_key",
 ]
 
 
@@ -174,13 +178,13 @@ def _plan_one(
     records = sorted(state.records, key=lambda r: (r.label, r.external_id or "", r.id))
     by_label: dict[str, RemoteRecord] = {}
     for record in records:
-        by_label.setdefault(record.label, record)
+        by_label.setdefault(upsert_key(record), record)
     claimed: set[str] = set()
     changes: list[Change] = []
     noop = 0
     for item in sorted(declared, key=lambda d: d.record.label):
         change = _decide(item, by_label, records, agent, rules)
-        holder = by_label.get(item.record.label)
+        holder = by_label.get(upsert_key(item.record))
         if holder is not None:
             claimed.add(holder.id)
         if change is None:
@@ -200,6 +204,11 @@ def _plan_one(
     )
 
 
+def upsert_key(record: RemoteRecord | MetricRecord) -> str:
+    """The value Zelto replaces a record by: which remote record a declared one would overwrite."""
+    return str(getattr(record, UPSERT_KEY))
+
+
 def _decide(
     item: DeclaredRecord,
     by_label: Mapping[str, RemoteRecord],
@@ -209,7 +218,7 @@ def _decide(
 ) -> Change | None:
     """The one change for a declared record, or None when Zelto already holds it as declared."""
     record = item.record
-    holder = by_label.get(record.label)
+    holder = by_label.get(upsert_key(record))
     metric_id, problem = _effective_metric(item, rules.catalog, agent)
     if problem is not None:
         return _change(Action.ERROR, item, holder, None, rules, message=problem)

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 # (equal only within the same package, e.g. render/* among themselves).
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "contract": 1,
     "model": 1,
     "spec.yamlio": 2,
     "spec.cache": 2,

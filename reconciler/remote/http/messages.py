@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 import httpx
 
+from reconciler.contract.zelto import ERROR_MESSAGE_PATH
+
 __all__ = [
     "MAX_MESSAGE",
     "describe_transport_error",
@@ -80,6 +82,15 @@ def _find_message(value: Any, depth: int = 0) -> str | None:
     return None
 
 
+def _at_path(body: Any, path: tuple[str, ...]) -> str | None:
+    """The string at the registered place of an error message (Zelto registry: error_message)."""
+    for key in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)
+    return body if isinstance(body, str) and body else None
+
+
 def server_message(response: httpx.Response) -> str:
     """The server's own words about an error, truncated; empty when it said nothing useful."""
     try:
@@ -92,7 +103,7 @@ def server_message(response: httpx.Response) -> str:
         body = json.loads(text)
     except ValueError:
         return _truncate(text)
-    found = _find_message(body)
+    found = _at_path(body, ERROR_MESSAGE_PATH) or _find_message(body)
     if found:
         return _truncate(found)
     return _truncate(json.dumps(body, ensure_ascii=False))

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import httpx
 
 from reconciler.config import ApplySettings, PlanSettings
+from reconciler.contract.zelto import TRANSIENT_STATUSES as ZELTO_TRANSIENT_STATUSES
 from reconciler.errors import ApiError
 
 __all__ = [
@@ -36,8 +37,9 @@ __all__ = [
     "response_json",
 ]
 
-#: Statuses that say "try again later" (semantics.md §4); every other 4xx/5xx is final.
-TRANSIENT_STATUSES: frozenset[int] = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Statuses that say "try again later"; every other 4xx/5xx is final. An assumption: it lives in
+#: the Zelto registry (``transient_statuses``), which Siro's client shares.
+TRANSIENT_STATUSES: frozenset[int] = ZELTO_TRANSIENT_STATUSES
 
 TransportName = Literal["aiohttp", "httpx"]
 REDACTED = "***"

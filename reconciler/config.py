@@ -30,6 +30,7 @@ from reconciler.spec.yamlio import load_yaml, location_at, validation_issues
 __all__ = [
     "CONFIG_FILENAME",
     "DEFAULT_TARGET",
+    "STATE_DIR",
     "ApplySettings",
     "Config",
     "LoadedConfig",
@@ -45,7 +46,10 @@ __all__ = [
 CONFIG_FILENAME = "reconciler.yaml"
 DEFAULT_TARGET = "local"
 DEFAULT_TOKEN_ENV = "ZELTO_API_KEY"
-DEFAULT_EMULATOR_STATE = ".reconciler/local.sqlite"
+#: The folder, relative to the config folder, for local state (git-ignored): the built-in ``local``
+#: target's emulator database and the spec cache. ``LoadedConfig.state_dir`` may move it elsewhere.
+STATE_DIR = ".reconciler"
+DEFAULT_EMULATOR_STATE = f"{STATE_DIR}/local.sqlite"
 DEFAULT_SIRO_URL = "https://api.siro.ai"
 DEFAULT_SIRO_TOKEN_ENV = "SIRO_AUTH_TOKEN"
 DEFAULT_SIRO_OUTPUT = "specs/imported/siro"
@@ -268,6 +272,14 @@ class LoadedConfig:
     config: Config
     root: Path
     path: Path | None = None
+    #: Where ``.reconciler/`` (local state) really lives; None: ``<root>/.reconciler``. A caller
+    #: that plans a temporary export of the specs (one per git commit) keeps its state here.
+    state_root: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """The local-state folder: the emulator database of ``local`` and the spec cache."""
+        return self.state_root if self.state_root is not None else self.root / STATE_DIR
 
     def spec_paths(self) -> list[Path]:
         """The configured spec files and folders, resolved against the config file's folder."""
@@ -276,6 +288,14 @@ class LoadedConfig:
     def resolve(self, relative: str) -> Path:
         """A path from the config, resolved against the config file's folder."""
         return self.root / relative
+
+    def resolve_state(self, relative: str) -> Path:
+        """Like :meth:`resolve`, except that a path inside ``.reconciler/`` (an emulator target's
+        database) lands in :attr:`state_dir`, wherever that was moved."""
+        parts = Path(relative).parts
+        if self.state_root is not None and parts[:1] == (STATE_DIR,):
+            return self.state_root.joinpath(*parts[1:])
+        return self.resolve(relative)
 
 
 #: reconciler.yaml is small; a larger file is a mistake, not a configuration.
@@ -339,10 +359,6 @@ def config_json_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
-#: Where validated spec results are cached, relative to the config folder (git-ignored).
-CACHE_DIR = ".reconciler/cache"
-
-
 def spec_cache_dir(loaded: LoadedConfig) -> Path:
     """The spec cache folder for a configuration (pass it to ``load_specs(cache_dir=...)``)."""
-    return loaded.root / CACHE_DIR
+    return loaded.state_dir / "cache"

@@ -1,23 +1,19 @@
-"""What ``reconciler apply`` shows: a progress bar on a terminal, a result list for logs, a summary.
+"""What ``reconciler apply`` prints after the writes: a result list for logs and a summary line.
 
 Kept apart from the command so that the command reads as the flow (check, confirm, write, report)
-and this module as the presentation. The report itself never carries values (they may be
-sensitive), so nothing printed here can leak one.
+and this module as the presentation (the progress bar is in cli/progress.py). The report itself
+never carries values (they may be sensitive), so nothing printed here can leak one.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import time
-from types import TracebackType
-from typing import Any, TextIO
 
 import click
 
 from reconciler.applier import ApplyReport, RecordResult, RecordStatus
 
-__all__ = ["Progress", "render_json", "render_text"]
+__all__ = ["render_report_json", "render_report_text"]
 
 _MARKS: dict[RecordStatus, tuple[str, str]] = {
     RecordStatus.APPLIED: ("ok", "green"),
@@ -26,67 +22,6 @@ _MARKS: dict[RecordStatus, tuple[str, str]] = {
     RecordStatus.NOT_VERIFIED: ("not verified", "yellow"),
     RecordStatus.NOT_ATTEMPTED: ("not attempted", "yellow"),
 }
-
-
-class Progress:
-    """A progress bar on stderr while POSTs complete, only when stderr is a terminal (a CI log
-    would fill with redraws). Use as a context manager; :meth:`advance` is the applier's
-    per-record callback."""
-
-    #: Seconds between redraws: redrawing per record would cost more than the write itself.
-    INTERVAL = 0.1
-
-    def __init__(self, total: int, *, stream: TextIO | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stderr
-        self._enabled = total > 0 and _isatty(self._stream)
-        self._bar: Any = None
-        self._total = total
-        self._pending = 0
-        self._drawn_at = 0.0
-
-    def __enter__(self) -> Progress:
-        if self._enabled:
-            self._bar = click.progressbar(
-                length=self._total,
-                label="applying",
-                file=self._stream,
-                show_pos=True,
-                show_eta=True,
-            )
-            self._bar.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._bar is not None:
-            self._bar.update(self._pending)
-            self._pending = 0
-            self._bar.__exit__(exc_type, exc, tb)
-            self._bar = None
-
-    @property
-    def enabled(self) -> bool:
-        """Whether a bar is drawn; when not, callers skip the per-record callback entirely."""
-        return self._enabled
-
-    def advance(self, result: RecordResult) -> None:
-        if self._bar is None:
-            return
-        self._pending += 1
-        now = time.monotonic()
-        if now - self._drawn_at >= self.INTERVAL:
-            self._bar.update(self._pending)
-            self._pending = 0
-            self._drawn_at = now
-
-
-def _isatty(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _record_line(result: RecordResult, color: bool) -> str:
@@ -101,7 +36,7 @@ def _record_line(result: RecordResult, color: bool) -> str:
     return line
 
 
-def render_text(report: ApplyReport, *, every_record: bool, color: bool) -> str:
+def render_report_text(report: ApplyReport, *, every_record: bool, color: bool) -> str:
     """The result list (every record for logs; only problems after a progress bar) and the
     summary line."""
     shown = report.records if every_record else report.problems()
@@ -118,6 +53,6 @@ def render_text(report: ApplyReport, *, every_record: bool, color: bool) -> str:
     return "\n".join(lines)
 
 
-def render_json(report: ApplyReport) -> str:
+def render_report_json(report: ApplyReport) -> str:
     """The report as documented by schemas/apply-report.schema.json."""
     return json.dumps(report.to_json_dict(), indent=2, ensure_ascii=False)

@@ -1,32 +1,27 @@
 """``reconciler apply``: write what a plan says, safely, and prove that it converged.
 
 Two ways in: plan now and apply (``apply [PATH...]``), or apply a reviewed saved plan (``apply
---plan plan.json``). Both go through the same checks before the first write (applier.preflight)
-and the same writer (applier.run). Safe by default, like octoDNS's sync: nothing is written
-without a confirmation or ``--auto-approve``, and a stale, failed or unusually large plan is
-refused whole.
+--plan plan.json``). Both go through the engine's checks before the first write
+(``Workspace.check``) and the same writer (``Workspace.apply``); this module adds what only a
+command line has: the prompt, the progress bar, SIGINT/SIGTERM and the printed report. Safe by
+default, like octoDNS's sync: nothing is written without a confirmation or ``--auto-approve``,
+and a stale, failed or unusually large plan is refused whole.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import click
 
-from reconciler.applier import (
-    Applier,
-    ApplyReport,
-    check_applicable,
-    check_target,
-    has_masked_values,
-    prepare,
-)
-from reconciler.cli.apply_output import Progress, render_json, render_text
+from reconciler.applier import ApplyReport
+from reconciler.cli.apply_output import render_report_json, render_report_text
 from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -35,20 +30,14 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
-from reconciler.cli.planning import PlanOptions, load_workspace, opened, read_and_plan
-from reconciler.cli.planning import Progress as ReadProgress
-from reconciler.cli.scoping import shard_desired, shard_option
-from reconciler.cli.specs import load_desired
-from reconciler.config import ApplySettings, LoadedConfig, load_config
+from reconciler.cli.progress import ApplyProgressBar
+from reconciler.cli.scoping import Scoping, plan_in_scope, shard_option
+from reconciler.engine.run import StopSignal
+from reconciler.engine.workspace import Workspace
 from reconciler.errors import ConfigError
-from reconciler.model import DesiredState
-from reconciler.plan.merge import scope_label
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import read_plan_file
 from reconciler.plan.shard import Shard
-from reconciler.remote.http import Endpoint, HttpSession, HttpSettings
-from reconciler.remote.targets import open_target, resolve_target
-from reconciler.remote.zelto import ZeltoClient
 from reconciler.render.text import render_text as render_plan
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process killed by it
@@ -129,12 +118,14 @@ def apply(
     if plan_file is not None and shard is not None:
         raise ConfigError("--shard plans one shard; a saved --plan FILE already is one")
     _require_approval_channel(options)
-    if plan_file is not None:
-        code = _apply_saved(plan_file, options, config_file, target, api_url)
-    else:
-        scope = scope_label(None, shard)
-        plan_options = PlanOptions(paths, config_file, target, api_url, adopt=adopt, scope=scope)
-        code = _plan_and_apply(plan_options, options, shard)
+    saved = read_plan_file(plan_file, option="--plan") if plan_file is not None else None
+    with Workspace.load(config_file=config_file, target=target, api_url=api_url) as workspace:
+        if saved is not None:
+            plan = _accept_saved(workspace, saved)
+        else:
+            plan = plan_in_scope(workspace, paths, Scoping(shard=shard), adopt=adopt)
+        _show_plan(plan, options)
+        code = _check_and_write(workspace, plan, options, saved=saved is not None)
     sys.exit(code)
 
 
@@ -147,38 +138,12 @@ def _require_approval_channel(options: _Options) -> None:
         )
 
 
-def _plan_and_apply(plan_options: PlanOptions, options: _Options, shard: Shard | None) -> int:
-    workspace = load_workspace(plan_options)
-    desired = shard_desired(workspace.desired, shard)
-    with opened(workspace) as endpoint:
-        progress = ReadProgress.for_stderr()
-        plan = asyncio.run(read_and_plan(workspace, endpoint, progress=progress, desired=desired))
-        _show_plan(plan, options)
-        return _check_and_write(
-            plan, endpoint, workspace.loaded, options, workspace.desired, saved=False
-        )
-
-
-def _apply_saved(
-    plan_file: Path,
-    options: _Options,
-    config_file: Path | None,
-    target: str | None,
-    api_url: str | None,
-) -> int:
-    plan = read_plan_file(plan_file, option="--plan")
-    loaded = load_config(config_file)
-    resolved = resolve_target(loaded, target=target, api_url=api_url, environ=os.environ)
-    if plan.offline:
-        # Its target is the pseudo-target 'offline': say why it cannot be applied, rather than
-        # suggest `--target offline`, which names no target at all.
-        check_applicable(plan, adopt=options.adopt)
-    check_target(plan, resolved.name)  # before starting an emulator or reading any spec
-    # The specs are needed only to restore masked values; a saved plan is otherwise complete.
-    desired = load_desired(loaded) if has_masked_values(plan) else None
-    with open_target(resolved) as endpoint:
-        _show_plan(plan, options)
-        return _check_and_write(plan, endpoint, loaded, options, desired, saved=True)
+def _accept_saved(workspace: Workspace, plan: Plan) -> Plan:
+    """A saved plan is refused for another target before any emulator starts or any spec is
+    read; the specs are read only to restore masked values (the plan is otherwise complete)."""
+    workspace.accept(plan)
+    workspace.connect()
+    return plan
 
 
 def _show_plan(plan: Plan, options: _Options) -> None:
@@ -189,30 +154,13 @@ def _show_plan(plan: Plan, options: _Options) -> None:
     click.echo(text, err=err)
 
 
-def _check_and_write(
-    plan: Plan,
-    endpoint: Endpoint,
-    loaded: LoadedConfig,
-    options: _Options,
-    desired: DesiredState | None,
-    *,
-    saved: bool,
-) -> int:
-    settings = loaded.config.apply
-    ready = prepare(
-        plan,
-        target=endpoint.name,
-        settings=settings,
-        force=options.force,
-        adopt=options.adopt,
-        desired=desired,
-    )
+def _check_and_write(workspace: Workspace, plan: Plan, options: _Options, *, saved: bool) -> int:
+    ready = workspace.check(plan, force=options.force, adopt=options.adopt)
     if not ready.has_changes:
-        return _nothing_to_do(ready, endpoint, options)
-    prompted = _confirm(ready, endpoint, options)
+        return _nothing_to_do(ready, options)
+    prompted = _confirm(ready, options)
     # A saved plan may be old, and a prompt may wait for minutes: check the plan is current.
-    check_fresh = saved or prompted
-    report, exit_code = _run(ready, endpoint, _http_settings(settings, options), check_fresh)
+    report, exit_code = _run(workspace, ready, options, check_fresh=saved or prompted)
     _print_report(report, options)
     if report.ok and exit_code is None:
         return 0
@@ -225,28 +173,21 @@ def _check_and_write(
     return exit_code if exit_code is not None else EXIT_ERROR
 
 
-def _http_settings(settings: ApplySettings, options: _Options) -> HttpSettings:
-    if options.concurrency is None:
-        return HttpSettings.from_config(settings)
-    return HttpSettings.from_config(settings, concurrency=options.concurrency)
-
-
-def _nothing_to_do(plan: Plan, endpoint: Endpoint, options: _Options) -> int:
+def _nothing_to_do(plan: Plan, options: _Options) -> int:
     if options.json_output:
-        empty = ApplyReport(target=endpoint.name, spec_digest=plan.spec_digest)
-        click.echo(render_json(empty))
+        empty = ApplyReport(target=plan.target, spec_digest=plan.spec_digest)
+        click.echo(render_report_json(empty))
     else:
-        click.echo(f"Apply to {endpoint.name}: no changes, nothing was written.")
+        click.echo(f"Apply to {plan.target}: no changes, nothing was written.")
     return 0
 
 
-def _confirm(plan: Plan, endpoint: Endpoint, options: _Options) -> bool:
+def _confirm(plan: Plan, options: _Options) -> bool:
     """Terraform's rule: only the exact word ``yes`` approves. Returns whether it prompted."""
     if options.auto_approve:
         return False
-    question = (
-        f"Apply {plan.summary.writes} change(s) to {endpoint.name}? Only 'yes' will be accepted"
-    )
+    writes = plan.summary.writes
+    question = f"Apply {writes} change(s) to {plan.target}? Only 'yes' will be accepted"
     answer = click.prompt(question, default="", show_default=False, err=True)
     if answer.strip() != "yes":
         raise ConfigError("apply cancelled; nothing was written")
@@ -254,57 +195,54 @@ def _confirm(plan: Plan, endpoint: Endpoint, options: _Options) -> bool:
 
 
 def _run(
-    plan: Plan, endpoint: Endpoint, settings: HttpSettings, check_fresh: bool
+    workspace: Workspace, plan: Plan, options: _Options, *, check_fresh: bool
 ) -> tuple[ApplyReport, int | None]:
     """The writes, with SIGINT/SIGTERM turned into a graceful stop; returns the report and the
     exit code a signal asks for (None when none arrived)."""
     received: list[int] = []
-
-    async def go() -> ApplyReport:
-        async with HttpSession(endpoint, settings) as session:
-            with Progress(len(plan.writes())) as progress:
-                on_result = progress.advance if progress.enabled else None
-                applier = Applier(
-                    ZeltoClient(session), check_fresh=check_fresh, on_result=on_result
-                )
-                _install_signal_handlers(applier, received)
-                try:
-                    return await applier.run(plan)
-                finally:
-                    _remove_signal_handlers()
-
-    report = asyncio.run(go())
+    stop = StopSignal()
+    with ApplyProgressBar(len(plan.writes())) as bar, _stopping_on_signals(stop, received):
+        report = workspace.apply(
+            plan,
+            progress=bar if bar.enabled else None,
+            stop=stop,
+            force=options.force,
+            adopt=options.adopt,
+            concurrency=options.concurrency,
+            check_fresh=check_fresh,
+        )
     return report, (received[0] if received else None)
 
 
-def _install_signal_handlers(applier: Applier, received: list[int]) -> None:
-    loop = asyncio.get_running_loop()
+@contextmanager
+def _stopping_on_signals(stop: StopSignal, received: list[int]) -> Iterator[None]:
+    """While the writes run, SIGINT and SIGTERM set ``stop`` (with the reason the report shows)
+    instead of killing the process, and record the exit code they ask for."""
+    previous: dict[signal.Signals, object] = {}
     for signum, (reason, code) in _SIGNALS.items():
 
-        def handler(reason: str = reason, code: int = code) -> None:
+        def handler(
+            _signum: int, _frame: FrameType | None, reason: str = reason, code: int = code
+        ) -> None:
             received.append(code)
-            applier.stop(reason)
+            stop.request(reason)
 
         try:
-            loop.add_signal_handler(signum, handler)
-        except (NotImplementedError, RuntimeError, ValueError):
-            # Not the main thread, or a platform without loop signal handlers: Ctrl-C then
-            # raises KeyboardInterrupt as usual, and re-running apply still finishes the job.
-            return
-
-
-def _remove_signal_handlers() -> None:
-    loop = asyncio.get_running_loop()
-    for signum in _SIGNALS:
-        try:
-            loop.remove_signal_handler(signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            return
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:
+            # Not the main thread: Ctrl-C then raises KeyboardInterrupt as usual, and re-running
+            # apply still finishes the job.
+            break
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)  # type: ignore[arg-type]
 
 
 def _print_report(report: ApplyReport, options: _Options) -> None:
     if options.json_output:
-        click.echo(render_json(report))
+        click.echo(render_report_json(report))
         return
     every_record = not sys.stderr.isatty()
-    click.echo(render_text(report, every_record=every_record, color=use_color()))
+    click.echo(render_report_text(report, every_record=every_record, color=use_color()))

@@ -23,8 +23,8 @@ from reconciler.cli.common import (
     main,
     use_color,
 )
-from reconciler.cli.planning import PlanOptions, Progress
 from reconciler.cli.scoping import Scoping, plan_in_scope, scoping_options
+from reconciler.engine.workspace import Workspace
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.saved import write_atomically
 from reconciler.render import FORMATS, Format, render, render_json
@@ -110,8 +110,8 @@ def plan(
     Exit 0 on success, 1 on any error or conflict; with --detailed-exitcode, 2 when there are
     changes to apply.
     """
-    options = PlanOptions(paths, config_file, target, api_url, adopt=adopt)
-    made = plan_in_scope(options, scoping, progress=Progress.for_stderr())
+    with Workspace.load(config_file=config_file, target=target, api_url=api_url) as workspace:
+        made = plan_in_scope(workspace, paths, scoping, adopt=adopt)
     sys.exit(publish(made, fmt=fmt, out=out, verbose=verbose, detailed=detailed_exitcode))
 
 

@@ -14,13 +14,16 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
-from reconciler.cli.specs import load_desired, spec_paths
 from reconciler.config import load_config
+from reconciler.engine.specs import load_desired, spec_paths
 from reconciler.errors import ConfigError, Issue, Location, SpecError
 from reconciler.model import DesiredState
 from reconciler.spec import discover_spec_files
 
 __all__ = ["github_annotation", "validate"]
+
+#: PATH arguments stay as typed, so problems name files the way the user wrote them.
+_HERE = Path(".")
 
 
 @main.command("validate")
@@ -53,8 +56,8 @@ def validate(
     files = 0
     try:
         loaded = load_config(config_file)
-        files = len(discover_spec_files(spec_paths(loaded, paths)))
-        state = load_desired(loaded, paths, use_cache=not no_cache)
+        files = len(discover_spec_files(spec_paths(loaded, paths, cwd=_HERE)))
+        state = load_desired(loaded, paths, cwd=_HERE, use_cache=not no_cache)
     except SpecError as exc:
         _report_failure(exc.issues, files, output_format)
         raise SystemExit(EXIT_ERROR) from None

@@ -129,7 +129,7 @@ def _from_target(
     loaded: LoadedConfig, name: str, target: Target, environ: Mapping[str, str]
 ) -> ResolvedTarget:
     if target.emulator is not None:
-        return ResolvedTarget(name=name, emulator_state=loaded.resolve(target.emulator))
+        return ResolvedTarget(name=name, emulator_state=loaded.resolve_state(target.emulator))
     assert target.url is not None  # Target's validator guarantees exactly one of the two
     url = check_url(target.url, f"target '{name}'")
     purpose = f"target '{name}'"

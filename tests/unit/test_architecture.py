@@ -1,8 +1,8 @@
 """The dependency direction of architecture.md, enforced: lower layers never import higher ones.
 
 errors ← model ← {config, spec, plan} ← http ← {zelto, siro} ← planner ← {render, applier,
-importer} ← cli. The emulator is an independent implementation of the API contract and imports
-nothing from the client side.
+importer} ← engine ← cli. The emulator is an independent implementation of the API contract and
+imports nothing from the client side.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "spec.history": 6,
     "plan.merge": 7,
     "plan.offline": 7,
+    "engine": 8,
     "cli": 9,
 }
 

@@ -1,7 +1,7 @@
-"""Loading the desired state the same way in every command, with the content-hash cache on.
+"""Which spec files a command reads, and loading them the same way everywhere, cache on.
 
-One place decides which spec paths a command reads and that unchanged files are not parsed again,
-so ``validate``, ``plan`` and ``apply`` agree on both (and a repeated plan in CI is as fast as a
+One place decides which spec paths ``validate``, ``plan`` and ``apply`` read and that unchanged
+files are not parsed again, so they agree on both (and a repeated plan in CI is as fast as a
 repeated validate).
 """
 
@@ -20,34 +20,28 @@ from reconciler.spec import discover_spec_files, load_specs
 __all__ = ["load_desired", "load_planned", "spec_paths"]
 
 
-def spec_paths(
-    loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path | None = None
-) -> list[Path]:
-    """PATH arguments or else the configured spec paths.
+def spec_paths(loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path) -> list[Path]:
+    """PATH arguments, anchored at ``cwd``, or else the configured spec paths.
 
-    Arguments stay as typed (relative to the current directory), so messages name them the way
-    the user wrote them; ``cwd`` anchors them elsewhere (a caller that is not in that directory).
+    ``cwd`` is ``Path(".")`` for the command line, which keeps arguments as typed, so messages
+    name them the way the user wrote them.
     """
-    if cwd is None:
-        return list(paths) or loaded.spec_paths()
-    return [p if p.is_absolute() else cwd / p for p in paths] or loaded.spec_paths()
+    return [cwd / p for p in paths] or loaded.spec_paths()
 
 
 def load_desired(
     loaded: LoadedConfig,
     paths: Sequence[Path] = (),
     *,
+    cwd: Path,
     use_cache: bool = True,
-    cwd: Path | None = None,
 ) -> DesiredState:
     """Load and check the specs; raises SpecError with every problem of the run."""
     cache_dir = spec_cache_dir(loaded) if use_cache else None
     return load_specs(spec_paths(loaded, paths, cwd=cwd), root=loaded.root, cache_dir=cache_dir)
 
 
-def load_planned(
-    loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path | None = None
-) -> DesiredState:
+def load_planned(loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path) -> DesiredState:
     """What ``plan`` and ``apply`` work on: PATH arguments inside the specs choose conversations.
 
     When every file named is one of the configured spec files, each conversation those files
@@ -63,7 +57,7 @@ def load_planned(
     named = load_desired(loaded, paths, cwd=cwd)
     if not _all_configured(loaded, spec_paths(loaded, paths, cwd=cwd)):
         return named
-    return restrict(load_desired(loaded), named.conversations)
+    return restrict(load_desired(loaded, cwd=cwd), named.conversations)
 
 
 def _all_configured(loaded: LoadedConfig, given: Sequence[Path]) -> bool:

@@ -1,0 +1,137 @@
+"""The engine's network steps, each in one HTTP session that it opens and closes itself.
+
+A session lives inside one event loop, and the engine runs one loop per call (so that it can be
+called from any thread, or from a notebook's cell), hence one session per step: reading for a
+plan, then writing an apply. The target itself (the embedded emulator for ``local``) stays up
+for the whole :class:`~reconciler.engine.Workspace`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from reconciler.applier import Applier, ApplyReport, RecordResult
+from reconciler.model import DesiredState
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import CurrentState
+from reconciler.remote.current import read_current
+from reconciler.remote.http import Endpoint, HttpSession, HttpSettings
+from reconciler.remote.zelto import ReadResult, ZeltoClient
+
+__all__ = [
+    "STOP_POLL_SECONDS",
+    "ProgressCallback",
+    "StopSignal",
+    "UnreadableCallback",
+    "read_state",
+    "write_plan",
+]
+
+#: ``progress(done, total)``: called with ``(0, total)`` first, then after each step.
+ProgressCallback = Callable[[int, int], None]
+#: ``on_unreadable(conversation_id, message)``: a conversation that could not be read.
+UnreadableCallback = Callable[[str, str], None]
+
+#: How often a running apply looks at its stop signal; a signal handler cannot reach the loop.
+STOP_POLL_SECONDS = 0.02
+
+
+class StopSignal(threading.Event):
+    """A ``threading.Event`` that also says why it was set; the apply report repeats the reason.
+
+    ``set()`` alone stops too, with a generic reason. Safe to set from a signal handler or from
+    another thread: a running apply starts no new request and lets in-flight ones finish.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        """Stop, saying why; the first reason is kept."""
+        if self.reason is None:
+            self.reason = reason
+        self.set()
+
+
+async def read_state(
+    endpoint: Endpoint,
+    settings: HttpSettings,
+    desired: DesiredState,
+    *,
+    progress: ProgressCallback | None = None,
+    on_unreadable: UnreadableCallback | None = None,
+) -> CurrentState:
+    """What Zelto holds for every conversation of ``desired`` (failures recorded, not raised)."""
+    total = len(desired.conversations)
+    done = 0
+
+    def on_read(conversation_id: str, result: ReadResult) -> None:
+        nonlocal done
+        done += 1
+        if on_unreadable is not None and not isinstance(result, list):
+            on_unreadable(conversation_id, str(result))
+        if progress is not None:
+            progress(done, total)
+
+    watching = progress is not None or on_unreadable is not None
+    if progress is not None:
+        progress(0, total)
+    async with HttpSession(endpoint, settings) as session:
+        return await read_current(
+            ZeltoClient(session), desired, on_read=on_read if watching else None
+        )
+
+
+async def write_plan(
+    endpoint: Endpoint,
+    settings: HttpSettings,
+    plan: Plan,
+    *,
+    check_fresh: bool,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> ApplyReport:
+    """Apply a checked plan (see applier.run); ``stop`` ends it gracefully at any moment."""
+    total = len(plan.writes())
+    done = 0
+
+    def on_result(result: RecordResult) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    if progress is not None:
+        progress(0, total)
+    async with HttpSession(endpoint, settings) as session:
+        applier = Applier(
+            ZeltoClient(session),
+            check_fresh=check_fresh,
+            on_result=on_result if progress is not None else None,
+        )
+        watcher = None
+        if stop is not None:
+            if stop.is_set():  # already stopped: not even the freshness check starts
+                applier.stop(_reason(stop))
+            watcher = asyncio.create_task(_watch(stop, applier))
+        try:
+            return await applier.run(plan)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+
+async def _watch(stop: threading.Event, applier: Applier) -> None:
+    """Pass ``stop`` on to the applier. Polled, because an Event set by a signal handler or
+    another thread cannot wake the loop; STOP_POLL_SECONDS is well below one request."""
+    while not stop.is_set():
+        await asyncio.sleep(STOP_POLL_SECONDS)
+    applier.stop(_reason(stop))
+
+
+def _reason(stop: threading.Event) -> str:
+    reason = stop.reason if isinstance(stop, StopSignal) else None
+    return reason or "stopped by the caller"

@@ -1,0 +1,80 @@
+"""Which part of the specs a plan covers: ``--changed-since REF``, ``--shard I/N``, ``--offline``.
+
+Narrowing is done on the desired state before anything is read, so a shard or a pull request's
+change reads only its own conversations; the plan then says which part it is (``scope``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from reconciler.config import LoadedConfig
+from reconciler.errors import ConfigError
+from reconciler.model import DesiredState
+from reconciler.plan.model import Plan
+from reconciler.plan.offline import offline_plan
+from reconciler.plan.shard import Shard, restrict, select_shard
+from reconciler.spec.history import ChangeScope, changed_conversations
+
+__all__ = ["NoteCallback", "change_since", "in_change", "offline", "shard_desired"]
+
+#: Receives a remark the user should see (e.g. that the specs at REF do not load); never an error.
+NoteCallback = Callable[[str], None]
+
+
+def change_since(
+    loaded: LoadedConfig,
+    desired: DesiredState,
+    paths: Sequence[Path],
+    ref: str,
+    on_note: NoteCallback | None,
+) -> ChangeScope:
+    """What changed in the specs under ``paths`` since the git ``ref`` (see spec.history)."""
+    change = changed_conversations(loaded.root, ref, paths, current=desired)
+    if change.note and on_note is not None:
+        on_note(change.note)
+    return change
+
+
+def in_change(desired: DesiredState, change: ChangeScope) -> DesiredState:
+    """The conversations the change touched. Conversations the specs dropped entirely are planned
+    with no records, so that their remote records are read and shown as left behind in Zelto."""
+    narrowed = restrict(desired, change.conversations)
+    gone = {r.conversation_id for r in change.removed} - set(narrowed.conversations)
+    if not gone:
+        return narrowed
+    conversations = {**narrowed.conversations, **{i: () for i in sorted(gone)}}
+    return replace(narrowed, conversations=conversations)
+
+
+def shard_desired(desired: DesiredState, shard: Shard | None) -> DesiredState:
+    """The conversations shard I/N owns (all of them without a shard)."""
+    if shard is None:
+        return desired
+    return restrict(desired, select_shard(desired.conversations, shard.index, shard.count))
+
+
+def offline(
+    loaded: LoadedConfig,
+    desired: DesiredState,
+    change: ChangeScope,
+    *,
+    shard: Shard | None,
+    scope: str | None,
+) -> Plan:
+    """The offline preview of ``change``: nothing is read from Zelto (see plan.offline)."""
+    if change.before is None:
+        raise ConfigError(f"cannot make an offline plan: {change.note}")
+    ids = {*change.conversations, *(r.conversation_id for r in change.removed)}
+    if shard is not None:
+        ids = set(select_shard(ids, shard.index, shard.count))
+    return offline_plan(
+        change.before,
+        desired,
+        ref=change.ref,
+        conversations=ids,
+        sensitive=loaded.config.sensitive,
+        scope=scope,
+    )

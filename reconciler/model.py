@@ -48,7 +48,9 @@ __all__ = [
     "canonical_json",
     "compared_declared",
     "compared_remote",
+    "effective_metric_id",
     "fingerprint",
+    "inherits_agent_metric",
     "normalise_score",
     "normalise_uuid",
 ]
@@ -211,6 +213,49 @@ class RemoteRecord(StrictModel):
     verdict: str | None = None
     score: float | None = None
     note: str | None = None
+
+
+def effective_metric_id(
+    record: MetricRecord,
+    catalog: Mapping[str, CatalogEntry],
+    agent_id: str | None,
+    *,
+    describe_unknown_agent: bool = False,
+) -> tuple[str | None, str | None]:
+    """(metricId, problem): the record's own metricId, else the catalog's for the call's agent.
+
+    The one place this is decided (planner, offline preview, apply's unmasking). A per-agent
+    catalog with no known agent is a problem, unless ``describe_unknown_agent`` (the offline
+    preview, which reads no agent) asks for the whole map as text, ``per agent: A→M, ...``.
+    """
+    if record.metric_id is not None:
+        return str(record.metric_id), None
+    entry = catalog.get(record.label)
+    if entry is None or entry.metric_id is None:
+        return None, None
+    found = entry.metric_for_agent(agent_id)
+    if found is not None:
+        return found, None
+    if agent_id is None and isinstance(entry.metric_id, dict) and describe_unknown_agent:
+        pairs = sorted(f"{agent}→{metric}" for agent, metric in entry.metric_id.items())
+        return "per agent: " + ", ".join(pairs), None
+    if agent_id is None:
+        return None, (
+            f"label '{record.label}' maps metricId per agent, but the conversation's agent is "
+            "unknown; set metricId on the record"
+        )
+    return None, (
+        f"the catalog has no metricId for agent {agent_id} under label '{record.label}'; add "
+        f"the agent to labels.'{record.label}'.metricId or set metricId on the record"
+    )
+
+
+def inherits_agent_metric(record: MetricRecord, catalog: Mapping[str, CatalogEntry]) -> bool:
+    """Whether the record's metricId comes from a per-agent catalog (so the agent must be known)."""
+    if record.metric_id is not None:
+        return False
+    entry = catalog.get(record.label)
+    return entry is not None and isinstance(entry.metric_id, dict)
 
 
 def normalise_score(value: float | None) -> int | float | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.config import ApplySettings
 from reconciler.errors import ReconcilerError, UnsafePlanError
-from reconciler.model import DesiredState, compared_declared
+from reconciler.model import DesiredState, compared_declared, effective_metric_id
 from reconciler.plan.model import (
     Action,
     Change,
@@ -197,9 +197,7 @@ def _declared_fields(
     for declared in desired.conversations.get(conversation.id, ()):
         record = declared.record
         if record.label == change.label and record.external_id == change.external_id:
-            metric_id = str(record.metric_id) if record.metric_id is not None else None
-            if metric_id is None and record.label in desired.catalog:
-                metric_id = desired.catalog[record.label].metric_for_agent(conversation.agent_id)
+            metric_id, _ = effective_metric_id(record, desired.catalog, conversation.agent_id)
             return compared_declared(record, metric_id)
     return None
 

@@ -7,7 +7,6 @@ change reads only its own conversations; the plan then says which part it is (``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from reconciler.config import LoadedConfig
@@ -15,7 +14,7 @@ from reconciler.errors import ConfigError
 from reconciler.model import DesiredState
 from reconciler.plan.model import Plan
 from reconciler.plan.offline import offline_plan
-from reconciler.plan.shard import Shard, restrict, select_shard
+from reconciler.plan.shard import Shard, exactly, restrict, select_shard
 from reconciler.spec.history import ChangeScope, changed_conversations
 
 __all__ = ["NoteCallback", "change_since", "in_change", "offline", "shard_desired"]
@@ -39,14 +38,8 @@ def change_since(
 
 
 def in_change(desired: DesiredState, change: ChangeScope) -> DesiredState:
-    """The conversations the change touched. Conversations the specs dropped entirely are planned
-    with no records, so that their remote records are read and shown as left behind in Zelto."""
-    narrowed = restrict(desired, change.conversations)
-    gone = {r.conversation_id for r in change.removed} - set(narrowed.conversations)
-    if not gone:
-        return narrowed
-    conversations = {**narrowed.conversations, **{i: () for i in sorted(gone)}}
-    return replace(narrowed, conversations=conversations)
+    """The conversations the change touched, online or offline (see ``ChangeScope.planned``)."""
+    return exactly(desired, change.planned)
 
 
 def shard_desired(desired: DesiredState, shard: Shard | None) -> DesiredState:
@@ -63,11 +56,12 @@ def offline(
     *,
     shard: Shard | None,
     scope: str | None,
+    adopt: bool = False,
 ) -> Plan:
     """The offline preview of ``change``: nothing is read from Zelto (see plan.offline)."""
     if change.before is None:
         raise ConfigError(f"cannot make an offline plan: {change.note}")
-    ids = {*change.conversations, *(r.conversation_id for r in change.removed)}
+    ids = set(change.planned)
     if shard is not None:
         ids = set(select_shard(ids, shard.index, shard.count))
     return offline_plan(
@@ -75,6 +69,8 @@ def offline(
         desired,
         ref=change.ref,
         conversations=ids,
+        ownership_prefix=loaded.config.ownership.external_id_prefix,
+        adopt_all=adopt,
         sensitive=loaded.config.sensitive,
         scope=scope,
     )

@@ -176,7 +176,7 @@ class Workspace:
         """
         label = scope_label(changed_since, shard)
         if offline:
-            return self._offline(paths, changed_since, shard, label, on_note)
+            return self._offline(paths, changed_since, shard, label, on_note, adopt=adopt)
         everything = load_planned(self.loaded, paths, cwd=self._root)
         self._resolve()  # a missing token is reported before git or the network are asked
         desired = everything
@@ -199,6 +199,8 @@ class Workspace:
         shard: Shard | None,
         label: str | None,
         on_note: NoteCallback | None,
+        *,
+        adopt: bool,
     ) -> Plan:
         if changed_since is None:
             raise ConfigError(
@@ -208,7 +210,7 @@ class Workspace:
         desired = self.desired(paths)
         where = self.spec_files(paths)
         change = scope.change_since(self.loaded, desired, where, changed_since, on_note)
-        return scope.offline(self.loaded, desired, change, shard=shard, scope=label)
+        return scope.offline(self.loaded, desired, change, shard=shard, scope=label, adopt=adopt)
 
     def _read_and_plan(
         self,

@@ -1,34 +1,37 @@
-"""``plan --offline``: the change of desired state between a git ref and the working tree.
+"""``plan --offline``: the real planner, run against what Zelto would hold had REF been applied.
 
-Pull requests from forks get no secrets, so they cannot read Zelto; they still deserve a preview.
-This one assumes Zelto holds exactly what the specs at REF declare and is marked ``offline`` so
-that every output says it was not checked against Zelto.
+Pull requests from forks get no secrets, so they cannot read Zelto; they still deserve a preview,
+and it must say what the real plan will say (a swap of two labels is two conflicts, not two
+relabels). So there is no second decision procedure here: :func:`assumed_current` builds the
+current state the specs at REF would have left in Zelto, keyed by label as Zelto upserts, the
+planner decides, and :func:`offline_plan` labels the result ``offline`` and drops what only a read
+could know (remote ids, fingerprints, agents), so every output says it was not checked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from uuid import UUID
 
-from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, compared_declared
-from reconciler.plan.model import (
-    Action,
-    Change,
-    ConversationPlan,
-    Plan,
-    RecordFields,
-    field_diffs,
-    mask_value,
+from reconciler.model import (
+    CatalogEntry,
+    DeclaredRecord,
+    DesiredState,
+    RemoteRecord,
+    effective_metric_id,
 )
-from reconciler.spec.history import RemovedRecord, differing_conversations
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
+from reconciler.plan.planner import ConversationState, CurrentState, make_plan
+from reconciler.plan.shard import exactly
+from reconciler.spec.history import RemovedRecord, differing_conversations, removed_records
 
-__all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "mark_removed", "offline_plan"]
+__all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "assumed_current", "mark_removed", "offline_plan"]
 
 OFFLINE_TARGET = "offline"  # renderers add "not checked against Zelto" for offline plans
 REMOVED_MESSAGE = (
     "removed from specs since {ref}; it will remain in Zelto (there is no DELETE): "
     "clear it in the Zelto app"
 )
+_ASSUMED = "assumed"  # what stands in for server-owned fields Zelto never returned
 
 
 def offline_plan(
@@ -37,116 +40,95 @@ def offline_plan(
     *,
     ref: str,
     conversations: Iterable[str] | None = None,
+    ownership_prefix: str | None = None,
+    adopt_all: bool = False,
     sensitive: Sequence[str] = (),
     scope: str | None = None,
 ) -> Plan:
-    """What the specs changed between ``ref`` and the working tree, as a plan marked offline.
+    """The plan of ``after`` against Zelto as the specs at ``ref`` left it, marked offline.
 
-    For pull requests from forks, which get no secrets: it assumes Zelto holds exactly what the
-    specs at ``ref`` declare, and says so (``offline=True``), because nothing was read from Zelto.
+    ``conversations`` are the ones to plan (default: every one whose records differ); the
+    planning rules are the online plan's, so that the preview says what the real plan will.
     """
     ids = (
         set(conversations) if conversations is not None else differing_conversations(before, after)
     )
-    plans = [
-        _offline_conversation(i, before, after, ref=ref, sensitive=sensitive) for i in sorted(ids)
+    planned = make_plan(
+        exactly(after, ids),
+        assumed_current(before, ids),
+        target=OFFLINE_TARGET,
+        ownership_prefix=ownership_prefix,
+        adopt_all=adopt_all,
+        sensitive=sensitive,
+        scope=scope or f"changed since {ref}",
+        describe_unknown_agent=True,
+    )
+    dropped = [r for r in removed_records(before, after) if r.conversation_id in ids]
+    return _labelled_offline(mark_removed(planned, dropped, ref=ref))
+
+
+def assumed_current(before: DesiredState, ids: Iterable[str]) -> CurrentState:
+    """What Zelto would hold for these conversations had the specs ``before`` been applied.
+
+    One record per declared label (Zelto's upsert key) with the fields the specs at REF would
+    have written; a conversation REF did not name holds nothing.
+    """
+    return CurrentState(
+        conversations={
+            cid: ConversationState(
+                records=tuple(
+                    _as_written(cid, d, before.catalog) for d in before.conversations.get(cid, ())
+                )
+            )
+            for cid in ids
+        }
+    )
+
+
+def _as_written(
+    conversation_id: str, declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]
+) -> RemoteRecord:
+    record = declared.record
+    metric_id, _ = effective_metric_id(record, catalog, None, describe_unknown_agent=True)
+    return RemoteRecord(
+        id=f"{conversation_id}/{record.label}",
+        organization_id=_ASSUMED,
+        conversation_id=conversation_id,
+        agent_id="",  # unknown offline: the planner then looks no agent up
+        label=record.label,
+        source=_ASSUMED,
+        created_at=_ASSUMED,
+        updated_at=_ASSUMED,
+        metric_id=metric_id,
+        external_id=record.external_id,
+        verdict=record.verdict,
+        score=record.score,
+        note=record.note,
+    )
+
+
+def _labelled_offline(plan: Plan) -> Plan:
+    """Marked offline, without the remote facts the assumed state invented."""
+    conversations = [
+        conversation.model_copy(
+            update={
+                "fingerprint": None,
+                "agent_id": None,
+                "changes": tuple(
+                    c.model_copy(update={"remote_id": None}) for c in conversation.changes
+                ),
+            }
+        )
+        for conversation in plan.conversations
     ]
     return Plan.build(
         target=OFFLINE_TARGET,
-        spec_digest=after.spec_digest,
-        conversations=plans,
+        spec_digest=plan.spec_digest,
+        conversations=conversations,
         offline=True,
-        scope=scope or f"changed since {ref}",
-        sensitive_fields=tuple(sensitive),
+        scope=plan.scope,
+        sensitive_fields=plan.sensitive_fields,
     )
-
-
-def _offline_conversation(
-    conversation_id: str,
-    before: DesiredState,
-    after: DesiredState,
-    *,
-    ref: str,
-    sensitive: Sequence[str],
-) -> ConversationPlan:
-    old = {r.record.external_id: r for r in before.conversations.get(conversation_id, ())}
-    new = after.conversations.get(conversation_id, ())
-    changes: list[Change] = []
-    noop = 0
-    for declared in new:
-        target = _fields(declared, after.catalog, sensitive)
-        previous = old.get(declared.record.external_id)
-        source = str(declared.location)
-        if previous is None:
-            changes.append(
-                Change(
-                    action=Action.CREATE,
-                    label=target.label,
-                    external_id=target.external_id,
-                    after=target,
-                    source=source,
-                )
-            )
-            continue
-        was = _fields(previous, before.catalog, sensitive)
-        diff = field_diffs(was, target)
-        if not diff:
-            noop += 1
-            continue
-        action = Action.UPDATE if was.label == target.label else Action.RELABEL
-        message = (
-            None
-            if action is Action.UPDATE
-            else (f"the record under label '{was.label}' stays in Zelto (there is no DELETE)")
-        )
-        changes.append(
-            Change(
-                action=action,
-                label=target.label,
-                external_id=target.external_id,
-                before=was,
-                after=target,
-                diff=diff,
-                source=source,
-                message=message,
-            )
-        )
-    declared_now = {d.record.external_id for d in new}
-    changes.extend(
-        Change(
-            action=Action.ORPHAN,
-            label=r.record.label,
-            external_id=external_id,
-            before=_fields(r, before.catalog, sensitive),
-            source=str(r.location),
-            message=REMOVED_MESSAGE.format(ref=ref),
-        )
-        for external_id, r in old.items()
-        if external_id not in declared_now
-    )
-    return ConversationPlan(id=conversation_id, noop=noop, changes=tuple(changes))
-
-
-def _fields(
-    declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry], sensitive: Sequence[str]
-) -> RecordFields:
-    compared = compared_declared(declared.record, _offline_metric(declared, catalog))
-    for name in sensitive:
-        compared[name] = mask_value(compared.get(name))
-    return RecordFields.from_compared(compared)
-
-
-def _offline_metric(declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]) -> str | None:
-    """The record's metric, or the catalog's; a per-agent map is shown whole (no agent offline)."""
-    if declared.record.metric_id is not None:
-        return str(declared.record.metric_id)
-    entry = catalog.get(declared.record.label)
-    if entry is None or entry.metric_id is None:
-        return None
-    if isinstance(entry.metric_id, UUID):
-        return str(entry.metric_id)
-    pairs = sorted(f"{agent}→{metric}" for agent, metric in entry.metric_id.items())
-    return "per agent: " + ", ".join(pairs)
 
 
 def mark_removed(plan: Plan, removed: Iterable[RemovedRecord], *, ref: str) -> Plan:

@@ -32,6 +32,7 @@ from reconciler.model import (
     RemoteRecord,
     compared_declared,
     compared_remote,
+    effective_metric_id,
     fingerprint,
 )
 from reconciler.plan.model import (
@@ -82,6 +83,7 @@ class _Rules:
     ownership_prefix: str | None
     adopt_all: bool
     sensitive: frozenset[str]
+    describe_unknown_agent: bool = False
 
 
 def make_plan(
@@ -93,17 +95,21 @@ def make_plan(
     adopt_all: bool = False,
     sensitive: Iterable[str] = (),
     scope: str | None = None,
+    describe_unknown_agent: bool = False,
 ) -> Plan:
     """The plan for every conversation the specs name, against what was read for it.
 
     A conversation missing from ``current`` is planned as unread (an error), never as empty:
     treating "not read" as "no records" would plan creates over records that exist.
+    ``describe_unknown_agent`` is for the offline preview, which knows no agent: a per-agent
+    catalog metricId is then shown as the whole map rather than reported as an error.
     """
     rules = _Rules(
         catalog=desired.catalog,
         ownership_prefix=ownership_prefix or None,
         adopt_all=adopt_all,
         sensitive=frozenset(sensitive),
+        describe_unknown_agent=describe_unknown_agent,
     )
     conversations: list[ConversationPlan] = []
     managed = 0
@@ -219,7 +225,9 @@ def _decide(
     """The one change for a declared record, or None when Zelto already holds it as declared."""
     record = item.record
     holder = by_label.get(upsert_key(record))
-    metric_id, problem = _effective_metric(item, rules.catalog, agent)
+    metric_id, problem = effective_metric_id(
+        record, rules.catalog, agent, describe_unknown_agent=rules.describe_unknown_agent
+    )
     if problem is not None:
         return _change(Action.ERROR, item, holder, None, rules, message=problem)
     declared_fields = compared_declared(record, metric_id)
@@ -265,30 +273,6 @@ def _conflict(
         "--adopt"
     )
     return _change(Action.CONFLICT, item, holder, wanted, rules, message=message)
-
-
-def _effective_metric(
-    item: DeclaredRecord, catalog: Mapping[str, CatalogEntry], agent: str | None
-) -> tuple[str | None, str | None]:
-    """(metricId, problem): the record's own, else the catalog's for the conversation's agent."""
-    record = item.record
-    if record.metric_id is not None:
-        return str(record.metric_id), None
-    entry = catalog.get(record.label)
-    if entry is None or entry.metric_id is None:
-        return None, None
-    found = entry.metric_for_agent(agent)
-    if found is not None:
-        return found, None
-    if agent is None:
-        return None, (
-            f"label '{record.label}' maps metricId per agent, but the conversation's agent is "
-            "unknown; set metricId on the record"
-        )
-    return None, (
-        f"the catalog has no metricId for agent {agent} under label '{record.label}'; add "
-        f"the agent to labels.'{record.label}'.metricId or set metricId on the record"
-    )
 
 
 def _leftover(record: RemoteRecord, declared_labels: Mapping[str, str], rules: _Rules) -> Change:

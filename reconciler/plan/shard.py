@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 from reconciler.errors import ReconcilerError
 from reconciler.model import DesiredState
 
-__all__ = ["MAX_SHARDS", "Shard", "parse_shard", "restrict", "select_shard", "shard_of"]
+__all__ = [
+    "MAX_SHARDS",
+    "Shard",
+    "exactly",
+    "parse_shard",
+    "restrict",
+    "select_shard",
+    "shard_of",
+]
 
 MAX_SHARDS = 1024
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -60,6 +68,17 @@ def shard_of(conversation_id: str, count: int) -> int:
 def select_shard(ids: Iterable[str], index: int, count: int) -> list[str]:
     """The ids shard ``index`` of ``count`` owns, sorted; shards 1..N partition ``ids``."""
     return sorted(i for i in ids if shard_of(i, count) == index)
+
+
+def exactly(desired: DesiredState, ids: Iterable[str]) -> DesiredState:
+    """The desired state of exactly these conversations.
+
+    One the specs no longer name is planned with no records, so that its remote records are
+    read and shown as left behind in Zelto rather than silently skipped.
+    """
+    keep = set(ids)
+    conversations = {i: desired.conversations.get(i, ()) for i in sorted(keep)}
+    return replace(desired, conversations=conversations)
 
 
 def restrict(desired: DesiredState, ids: Iterable[str]) -> DesiredState:

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from reconciler.errors import ApiError, AuthError
-from reconciler.model import DeclaredRecord, DesiredState
+from reconciler.model import DeclaredRecord, DesiredState, inherits_agent_metric
 from reconciler.plan.planner import ConversationState, CurrentState
 from reconciler.remote.zelto import ReadResult, ZeltoClient
 
@@ -57,13 +57,7 @@ async def _read_all(
 
 def needs_agent(declared: Sequence[DeclaredRecord], desired: DesiredState) -> bool:
     """Whether a record inherits a per-agent catalog metricId (so the agent must be known)."""
-    for item in declared:
-        if item.record.metric_id is not None:
-            continue
-        entry = desired.catalog.get(item.record.label)
-        if entry is not None and isinstance(entry.metric_id, dict):
-            return True
-    return False
+    return any(inherits_agent_metric(item.record, desired.catalog) for item in declared)
 
 
 def _refused(ids: list[str], error: AuthError) -> CurrentState:

@@ -61,6 +61,12 @@ class ChangeScope:
     def label(self) -> str:
         return f"changed since {self.ref}"
 
+    @property
+    def planned(self) -> frozenset[str]:
+        """The conversations a changed-since plan covers, online or offline: the changed ones,
+        and those whose records were all removed (so that what stays in Zelto is shown)."""
+        return self.conversations | {r.conversation_id for r in self.removed}
+
 
 def changed_conversations(
     root: Path,

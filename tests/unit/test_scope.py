@@ -161,17 +161,24 @@ def test_offline_plan_shows_the_desired_state_change() -> None:
     assert plan.target == OFFLINE_TARGET
     assert plan.scope == "changed since origin/main"
     assert [c.id for c in plan.conversations] == [C1, C2, C3]
-    actions = {(c.id, ch.external_id): ch.action for c in plan.conversations for ch in c.changes}
+    actions = {
+        (c.id, ch.external_id, ch.label): ch.action for c in plan.conversations for ch in c.changes
+    }
     assert actions == {
-        (C1, "qa-2"): Action.UPDATE,
-        (C2, "qa-3"): Action.RELABEL,
-        (C2, "qa-5"): Action.CREATE,
-        (C3, "qa-4"): Action.ORPHAN,
+        (C1, "qa-2", "Empathy"): Action.UPDATE,
+        (C2, "qa-3", "Compliance Check"): Action.RELABEL,
+        (C2, "qa-3", "Compliance"): Action.ORPHAN,  # the relabel leaves it behind, as online
+        (C2, "qa-5", "Tone"): Action.CREATE,
+        (C3, "qa-4", "Tone"): Action.ORPHAN,
     }
     summary = plan.summary
-    assert (summary.create, summary.update, summary.relabel, summary.orphan) == (1, 1, 1, 1)
+    assert (summary.create, summary.update, summary.relabel, summary.orphan) == (1, 1, 1, 2)
     assert summary.noop == 1
     removed = plan.conversations[2].changes[0]
+    assert plan.conversations[1].changes[0].message == (
+        "left behind: externalId 'qa-3' is now declared under label 'Compliance Check'; clear "
+        "this record in the Zelto app"
+    )
     assert removed.message is not None and "no DELETE" in removed.message
     assert removed.source == "specs/qa.yaml:12:7"
     update = plan.conversations[0].changes[0]
@@ -188,7 +195,7 @@ def test_offline_plan_masks_sensitive_fields() -> None:
     text = json.dumps(plan.to_json_dict())
     assert "old secret" not in text and "new secret" not in text
     assert plan.sensitive_fields == ("note",)
-    relabel = next(ch for c in plan.conversations for ch in c.changes if ch.external_id == "qa-3")
+    relabel = next(ch for c in plan.conversations for ch in c.changes if ch.action == "relabel")
     assert "note" in {d.field for d in relabel.diff}  # that it changed is still shown
 
 

@@ -22,7 +22,7 @@ from reconciler.model import (
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.plan.planner import ConversationState, CurrentState, make_plan
 from reconciler.plan.shard import exactly
-from reconciler.spec.history import RemovedRecord, differing_conversations, removed_records
+from reconciler.spec.delta import RemovedRecord, differing_conversations, removed_records
 
 __all__ = ["OFFLINE_TARGET", "REMOVED_MESSAGE", "assumed_current", "mark_removed", "offline_plan"]
 

@@ -8,41 +8,21 @@ and a catalog edit touches every conversation that uses the label, wherever it i
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.errors import Location, ReconcilerError, SpecError
-from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, canonical_json
+from reconciler.errors import ReconcilerError, SpecError
+from reconciler.model import DesiredState
 from reconciler.spec import load_spec_sources, load_specs
+from reconciler.spec.delta import RemovedRecord, differing_conversations, removed_records
 from reconciler.spec.discovery import SPEC_SUFFIXES
 
-__all__ = [
-    "ChangeScope",
-    "GitError",
-    "RemovedRecord",
-    "changed_conversations",
-    "differing_conversations",
-    "git_spec_sources",
-    "removed_records",
-]
+__all__ = ["ChangeScope", "GitError", "changed_conversations", "git_spec_sources"]
 
 
 class GitError(ReconcilerError):
     """git could not answer: not a repository, an unknown ref, a path outside the repository."""
-
-
-@dataclass(frozen=True, order=True)
-class RemovedRecord:
-    """A record declared at REF that the working tree no longer declares.
-
-    Zelto has no DELETE, so it stays there: the plan lists it so that someone clears it in the app.
-    """
-
-    conversation_id: str
-    external_id: str
-    label: str
-    location: Location
 
 
 @dataclass(frozen=True)
@@ -125,43 +105,6 @@ def git_spec_sources(
     return [
         (f"{ref}:{path}", old[path] if path in old else (top / path).read_bytes()) for path in files
     ]
-
-
-def removed_records(before: DesiredState, after: DesiredState) -> tuple[RemovedRecord, ...]:
-    """Records (conversation, externalId) declared before and not any more, sorted."""
-    removed: list[RemovedRecord] = []
-    for conversation_id, records in before.conversations.items():
-        still = {r.record.external_id for r in after.conversations.get(conversation_id, ())}
-        removed.extend(
-            RemovedRecord(conversation_id, r.record.external_id, r.record.label, r.location)
-            for r in records
-            if r.record.external_id not in still
-        )
-    return tuple(sorted(removed))
-
-
-def differing_conversations(before: DesiredState, after: DesiredState) -> set[str]:
-    ids = set(before.conversations) | set(after.conversations)
-    return {i for i in ids if _signature(before, i) != _signature(after, i)}
-
-
-def _signature(state: DesiredState, conversation_id: str) -> tuple[str, ...]:
-    """What a conversation's plan depends on: its records and their labels' catalog entries."""
-    records = state.conversations.get(conversation_id, ())
-    return tuple(sorted(_record_key(r, state.catalog) for r in records))
-
-
-def _record_key(declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]) -> str:
-    entry = catalog.get(declared.record.label)
-    return canonical_json(
-        [
-            declared.record.model_dump(mode="json", by_alias=True),
-            entry.model_dump(mode="json", by_alias=True) if entry is not None else None,
-        ]
-    )
-
-
-# --- git -----------------------------------------------------------------------------------------
 
 
 def _git(top: Path, *args: str, stdin: bytes | None = None) -> bytes:

@@ -32,7 +32,7 @@ from reconciler.plan.shard import exactly
 from reconciler.remote.current import read_current
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.remote.zelto import ZeltoClient
-from reconciler.spec.history import differing_conversations, removed_records
+from reconciler.spec.delta import differing_conversations, removed_records
 
 AGENT = "a0a0a0a0-0000-4000-8000-00000000000a"
 METRICS = ("0b6a1c1e-5f7d-4c1a-9b1e-2f4d8c9e7a10", "9a6a1c1e-5f7d-4c1a-9b1e-2f4d8c9e7a11")

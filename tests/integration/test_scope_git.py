@@ -14,7 +14,8 @@ from reconciler.errors import Location
 from reconciler.plan.model import Action
 from reconciler.plan.offline import offline_plan
 from reconciler.spec import load_specs
-from reconciler.spec.history import ChangeScope, GitError, RemovedRecord, changed_conversations
+from reconciler.spec.delta import RemovedRecord
+from reconciler.spec.history import ChangeScope, GitError, changed_conversations
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

@@ -1,106 +1,158 @@
-"""The dependency direction of architecture.md, enforced: lower layers never import higher ones.
+"""The import rules of docs/architecture.md, enforced, and proof that each one bites.
 
-errors ← model ← {config, spec, plan} ← http ← {zelto, siro} ← planner ← {render, applier,
-importer} ← engine ← cli. The emulator is an independent implementation of the API contract and
-imports nothing from the client side.
+The rules are forbidden pairs plus an acyclic module graph (tests/unit/import_rules.py). Each rule
+is also run on a synthetic tree that breaks it, and on a copy of the real package with the
+planner importing the Zelto client: a rule that cannot fail would guard nothing. Ruff's T20
+(no ``print``) is on everywhere but the CLI and bench/; a test runs ruff on the planner with a
+``print`` added to prove it.
 """
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from import_rules import RULES, violations
 
-PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
-
-# Lower number = lower layer. A module may import only modules of a lower or equal layer
-# (equal only within the same package, e.g. render/* among themselves).
-LAYERS: dict[str, int] = {
-    "errors": 0,
-    "contract": 1,
-    "model": 1,
-    "spec.yamlio": 2,
-    "spec.cache": 2,
-    "config": 3,
-    "spec": 3,
-    "plan.model": 3,
-    "plan.shard": 3,
-    "plan.saved": 4,
-    "remote.http": 4,
-    "remote.targets": 5,
-    "remote.zelto": 5,
-    "remote.siro": 5,
-    "plan.planner": 6,
-    "render": 7,
-    "remote.current": 7,
-    "remote.github": 7,
-    "applier": 7,
-    "importer": 7,
-    "spec.history": 6,
-    "plan.merge": 7,
-    "plan.offline": 7,
-    "engine": 8,
-    "cli": 9,
-}
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "reconciler"
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(PACKAGE).with_suffix("")
-    return ".".join(rel.parts)
+def test_the_package_keeps_every_rule() -> None:
+    assert violations(PACKAGE) == []
 
 
-def _top(module: str) -> str:
-    """The LAYERS key a module belongs to: its longest dotted prefix that LAYERS names."""
-    parts = module.split(".")
-    for size in range(len(parts), 0, -1):
-        if ".".join(parts[:size]) in LAYERS:
-            return ".".join(parts[:size])
-    return parts[0]
+# (rule, {file: source}, what the report must say): each breaks exactly one rule.
+BROKEN: list[tuple[str, dict[str, str], str]] = [
+    (
+        "pure-core",
+        {"plan/planner.py": "from reconciler.remote.zelto import ZeltoClient\n"},
+        "reconciler.plan.planner imports reconciler.remote.zelto",
+    ),
+    (
+        "pure-core",
+        {
+            "plan/planner.py": "from reconciler.spec.delta import removed_records\n",
+            "spec/delta.py": "import subprocess\n",
+        },
+        "reconciler.plan.planner → reconciler.spec.delta → subprocess",
+    ),
+    (
+        "pure-core",
+        {"render/json.py": "from reconciler.remote.targets import resolve_target\n"},
+        "reconciler.render.json imports reconciler.remote.targets",
+    ),
+    ("pure-core", {"render/text.py": "import httpx\n"}, "reconciler.render.text imports httpx"),
+    (
+        "emulator-independent",
+        {"emulator/app.py": "from reconciler.model import RemoteRecord\n"},
+        "reconciler.emulator.app imports reconciler.model",
+    ),
+    (
+        "only-targets-start-the-emulator",
+        {"applier/run.py": "from reconciler.emulator import start_in_thread\n"},
+        "reconciler.applier.run imports reconciler.emulator",
+    ),
+    (
+        "nothing-imports-the-cli",
+        {"applier/report.py": "from ..cli import main\n"},
+        "reconciler.applier.report imports reconciler.cli",
+    ),
+    (
+        "foundations",
+        {"model.py": "from reconciler.config import Config\n"},
+        "reconciler.model imports reconciler.config",
+    ),
+    (
+        "specs-before-network",
+        {"spec/loader.py": "from reconciler.plan.model import Plan\n"},
+        "reconciler.spec.loader imports reconciler.plan.model",
+    ),
+    (
+        "clients-do-not-decide",
+        {"remote/zelto.py": "from reconciler.applier import Applier\n"},
+        "reconciler.remote.zelto imports reconciler.applier",
+    ),
+    (
+        "decide-before-carrying-out",
+        {"render/markdown.py": "from reconciler.applier.report import ApplyReport\n"},
+        "reconciler.render.markdown imports reconciler.applier.report",
+    ),
+    (
+        "cycle",
+        {
+            "applier/run.py": "from reconciler.applier.report import ApplyReport\n",
+            "applier/report.py": "from reconciler.applier import run\n",
+        },
+        "reconciler.applier.report → reconciler.applier.run → reconciler.applier.report",
+    ),
+]
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    package_parts = _module_name(path).split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("reconciler."):
-                    found.add(alias.name.removeprefix("reconciler."))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package_parts[: len(package_parts) - node.level + 1]
-                module = ".".join([*base, node.module] if node.module else base)
-                found.add(module)
-            elif node.module and node.module.startswith("reconciler."):
-                found.add(node.module.removeprefix("reconciler."))
-    return {m for m in found if m}
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    package = root / "reconciler"
+    for name, source in files.items():
+        path = package / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in path.relative_to(package).parents:
+            (package / folder / "__init__.py").touch()
+        path.write_text(source, encoding="utf-8")
+    return package
 
 
-MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+@pytest.mark.parametrize(("rule", "files", "reported"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_each_rule_fails_when_broken(
+    tmp_path: Path, rule: str, files: dict[str, str], reported: str
+) -> None:
+    found = violations(_tree(tmp_path, files))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{rule}: ")
+    assert reported in found[0]
 
 
-@pytest.mark.parametrize("path", MODULES, ids=_module_name)
-def test_imports_point_down(path: Path) -> None:
-    me = _top(_module_name(path))
-    if me in {"__main__"}:
-        return
-    for imported in _imports(path):
-        other = _top(imported)
-        if me == "emulator":
-            assert other == "emulator", f"the emulator must not import reconciler.{imported}"
-            continue
-        if other == me:
-            continue
-        assert other != "emulator" or me in {"remote.targets", "cli"}, (
-            f"{_module_name(path)} imports the emulator; only targets and cli may start it"
-        )
-        if other == "emulator":
-            continue
-        assert me in LAYERS, f"add reconciler.{me} to LAYERS in this test"
-        assert other in LAYERS, f"add reconciler.{other} to LAYERS in this test"
-        assert LAYERS[other] < LAYERS[me], (
-            f"reconciler.{_module_name(path)} (layer {LAYERS[me]}) imports reconciler.{imported} "
-            f"(layer {LAYERS[other]}): dependencies must point down"
-        )
+def test_every_rule_has_a_case_that_breaks_it() -> None:
+    assert {r.name for r in RULES} | {"cycle"} == {b[0] for b in BROKEN}
+
+
+def test_the_real_planner_importing_the_zelto_client_is_reported(tmp_path: Path) -> None:
+    copy = tmp_path / "reconciler"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with (copy / "plan" / "planner.py").open("a", encoding="utf-8") as planner:
+        planner.write("from reconciler.remote.zelto import ZeltoClient  # noqa\n")
+    with (copy / "render" / "json.py").open("a", encoding="utf-8") as renderer:
+        renderer.write("from reconciler.remote import targets  # noqa\n")
+    found = violations(copy)
+    assert [v.split(" (")[0] for v in found] == [
+        "pure-core: reconciler.plan.offline imports reconciler.remote.zelto",
+        "pure-core: reconciler.plan.planner imports reconciler.remote.zelto",
+        "pure-core: reconciler.render imports reconciler.remote",  # through render.json
+        "pure-core: reconciler.render.json imports reconciler.remote",
+    ]
+
+
+def _ruff(path: str, source: str) -> subprocess.CompletedProcess[str]:
+    """ruff on ``source`` as if it were the repository's file at ``path`` (its config applies)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename", path, "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_ruff_refuses_a_print_in_the_planner() -> None:
+    planner = (PACKAGE / "plan" / "planner.py").read_text(encoding="utf-8")
+    assert _ruff("reconciler/plan/planner.py", planner).returncode == 0
+    broken = _ruff("reconciler/plan/planner.py", planner + '\nprint("debug")\n')
+    assert broken.returncode == 1
+    assert "T201" in broken.stdout
+
+
+def test_ruff_allows_a_print_in_the_cli_only() -> None:
+    command = (PACKAGE / "cli" / "cmd_version.py").read_text(encoding="utf-8")
+    assert _ruff("reconciler/cli/cmd_version.py", command + '\nprint("ok")\n').returncode == 0

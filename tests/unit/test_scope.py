@@ -13,7 +13,7 @@ from reconciler.model import CatalogEntry, DeclaredRecord, DesiredState, MetricR
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.plan.offline import OFFLINE_TARGET, mark_removed, offline_plan
 from reconciler.plan.shard import Shard, parse_shard, restrict, select_shard, shard_of
-from reconciler.spec.history import RemovedRecord, differing_conversations, removed_records
+from reconciler.spec.delta import RemovedRecord, differing_conversations, removed_records
 
 IDS = [str(uuid.UUID(int=i * 7919 + 12345)) for i in range(10_000)]
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from reconciler.errors import ConfigError, Issue, SpecError
+from reconciler.files import ensure_state_dir, read_regular
 from reconciler.model import StrictModel
 from reconciler.spec.yamlio import load_yaml, location_at, validation_issues
 
@@ -326,9 +327,9 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> LoadedC
     elif not path.is_absolute():
         path = base / path
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        data, _stat = read_regular(path, MAX_CONFIG_BYTES)
+    except OSError as exc:  # FileRefusedError too: a FIFO, a device, an oversized file
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     config = _parse_config(data, _display(path, base))
     return LoadedConfig(config=config, root=path.parent, path=path)
 
@@ -359,6 +360,14 @@ def config_json_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
-def spec_cache_dir(loaded: LoadedConfig) -> Path:
-    """The spec cache folder for a configuration (pass it to ``load_specs(cache_dir=...)``)."""
-    return loaded.state_dir / "cache"
+def spec_cache_dir(loaded: LoadedConfig) -> Path | None:
+    """The spec cache folder for a configuration (pass it to ``load_specs(cache_dir=...)``).
+
+    Created when missing and checked by :func:`reconciler.files.ensure_state_dir` (real folders
+    of the user's, never a symlink a repository committed; else UnsafePathError with the fix).
+    None when it cannot be created (a read-only checkout): without a cache a run is only slower.
+    """
+    try:
+        return ensure_state_dir(loaded.state_dir, "cache")
+    except OSError:
+        return None

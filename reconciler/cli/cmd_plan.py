@@ -26,7 +26,7 @@ from reconciler.cli.common import (
 from reconciler.cli.scoping import Scoping, plan_in_scope, scoping_options
 from reconciler.engine.workspace import Workspace
 from reconciler.plan.model import Action, Plan
-from reconciler.plan.saved import write_atomically
+from reconciler.plan.saved import write_plan_file
 from reconciler.render import FORMATS, Format, render, render_json
 
 __all__ = [
@@ -118,7 +118,7 @@ def plan(
 def publish(made: Plan, *, fmt: Format, out: Path | None, verbose: bool, detailed: bool) -> int:
     """Save, print and report a plan; the exit code it deserves."""
     if out is not None:
-        write_atomically(out, render_json(made))
+        write_plan_file(out, render_json(made))
     click.echo(render(made, fmt, color=use_color(), verbose=verbose), nl=False)
     report_problems(made)
     if out is not None:

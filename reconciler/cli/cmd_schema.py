@@ -18,6 +18,7 @@ from reconciler.applier import apply_report_json_schema
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
 from reconciler.config import config_json_schema, load_config
 from reconciler.errors import ConfigError
+from reconciler.files import write_atomically
 from reconciler.plan.model import plan_json_schema
 from reconciler.spec import spec_json_schema
 
@@ -80,7 +81,6 @@ def _current(path: Path) -> str | None:
 
 def _write(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomically(path, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -15,6 +15,7 @@ from pathlib import Path
 from uuid import UUID
 
 from reconciler.errors import Issue, Location, SpecError
+from reconciler.files import read_regular
 from reconciler.spec.yamlio import load_yaml, location_at
 
 __all__ = ["RECORDINGS_COLUMNS", "load_recordings", "parse_recordings_csv", "parse_recordings_yaml"]
@@ -63,11 +64,12 @@ def load_recordings(
 
 def _read(file: Path, name: str) -> bytes:
     try:
-        return file.read_bytes()
+        return read_regular(file, MAX_RECORDINGS_FILE_BYTES)[0]
     except FileNotFoundError:
         raise SpecError([Issue(Location(name), "recordings file not found")]) from None
-    except OSError as exc:
-        raise SpecError([Issue(Location(name), f"cannot be read: {exc.strerror}")]) from None
+    except OSError as exc:  # FileRefusedError too: a FIFO, a device, an oversized file
+        message = f"cannot be read: {exc.strerror or exc}"
+        raise SpecError([Issue(Location(name), message)]) from None
 
 
 Parsed = tuple[list[tuple[str, str, Location]], list[Issue]]
@@ -102,8 +104,14 @@ def parse_recordings_csv(data: bytes, name: str) -> Parsed:
         if issue is not None:
             issues.append(issue)
             continue
-        rows.append((recording, conversation.lower(), Location(name, line_no, 1)))
+        rows.append((recording, _canonical(conversation), Location(name, line_no, 1)))
     return rows, issues
+
+
+def _canonical(conversation: str) -> str:
+    """The one spelling of a conversation UUID (lower case, hyphenated): ``UUID()`` also reads
+    ``urn:uuid:…``, braces and bare hex, and the import names files after this string."""
+    return str(UUID(conversation))
 
 
 def _header_hint(problem: str) -> str:
@@ -166,7 +174,7 @@ def parse_recordings_yaml(data: bytes, name: str) -> Parsed:
         if issue is not None:
             issues.append(issue)
             continue
-        rows.append((key.strip(), value.strip().lower(), doc.key_location((key,))))
+        rows.append((key.strip(), _canonical(value.strip()), doc.key_location((key,))))
     return rows, issues
 
 

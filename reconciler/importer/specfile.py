@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.files import UnsafePathError, stage_beside, writable_target
 from reconciler.model import MetricRecord, normalise_score
 
 __all__ = [
@@ -143,12 +143,16 @@ def _record_lines(record: MetricRecord) -> list[str]:
     return out
 
 
-def _check_owned(path: Path, marker: str) -> bool:
-    """True when the file exists and is ours; raise when something else sits at the path."""
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise ImportWriteError(
-            f"{path}: not a regular file; refusing to write a generated spec there"
-        )
+def _check_owned(path: Path, marker: str, root: Path | None) -> bool:
+    """True when the file exists and is ours; raise when it may not be written or is not ours.
+
+    Whether the path may be written at all (inside the project, through no symlink) is decided
+    by :func:`reconciler.files.writable_target`, before anything is staged.
+    """
+    try:
+        writable_target(path, root)
+    except UnsafePathError as exc:
+        raise ImportWriteError(f"{exc}; nothing was written") from None
     if not path.exists():
         return False
     try:
@@ -166,15 +170,16 @@ def _check_owned(path: Path, marker: str) -> bool:
 
 
 def stage_files(
-    files: Iterable[GeneratedFile], marker: str
+    files: Iterable[GeneratedFile], marker: str, *, root: Path | None = None
 ) -> tuple[list[StagedWrite], list[Path]]:
     """Write each changed file's new text to a temp file beside it; nothing visible changes yet.
 
     Returns the staged writes and the paths whose content is already identical (left untouched,
-    so their mtime stays). Raises before staging anything when a target is not ours.
+    so their mtime stays). Raises before staging anything when a target is not ours, or when it
+    is outside ``root`` (the project folder) or reached through a symlink.
     """
     ordered = sorted(files, key=lambda f: f.path)
-    existed = {f.path: _check_owned(f.path, marker) for f in ordered}
+    existed = {f.path: _check_owned(f.path, marker, root) for f in ordered}
     staged: list[StagedWrite] = []
     unchanged: list[Path] = []
     try:
@@ -183,29 +188,14 @@ def stage_files(
             if existed[file.path] and file.path.read_bytes() == data:
                 unchanged.append(file.path)
                 continue
-            staged.append(StagedWrite(file.path, _write_temp(file.path, data), existed[file.path]))
+            temp = stage_beside(file.path, data)
+            staged.append(StagedWrite(file.path, temp, existed[file.path]))
     except OSError as exc:
         discard_staged(staged)
         raise ImportWriteError(
             f"cannot write {exc.filename}: {exc.strerror}; nothing was written"
         ) from None
     return staged, unchanged
-
-
-def _write_temp(target: Path, data: bytes) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    # mkstemp makes the file private (0600); a spec file is as readable as the one it replaces.
-    os.chmod(name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-    return Path(name)
 
 
 def discard_staged(staged: Iterable[StagedWrite]) -> None:

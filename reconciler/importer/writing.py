@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reconciler.config import LoadedConfig
 from reconciler.errors import Issue, Location, SpecError
+from reconciler.files import read_regular
 from reconciler.importer.specfile import (
     GeneratedFile,
     ImportWriteError,
@@ -23,6 +24,7 @@ from reconciler.importer.specfile import (
     stage_files,
 )
 from reconciler.spec import discover_spec_files, load_spec_sources
+from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
 
 __all__ = [
     "ImportReport",
@@ -77,7 +79,7 @@ def write_generated(
 ) -> WriteOutcome:
     """Write ``files`` all or nothing; raise SpecError (nothing written) when specs would break."""
     validate_with_specs(loaded, files)
-    staged, unchanged = stage_files(files, marker)
+    staged, unchanged = stage_files(files, marker, root=loaded.root)
     return commit_staged(staged, unchanged)
 
 
@@ -90,10 +92,10 @@ def validate_with_specs(loaded: LoadedConfig, files: Sequence[GeneratedFile]) ->
     sources: dict[str, bytes] = {}
     for path in discover_spec_files(existing_spec_paths(loaded)):
         try:
-            sources[shown(path, loaded.root)] = path.read_bytes()
-        except OSError as exc:
+            sources[shown(path, loaded.root)] = read_regular(path, DEFAULT_MAX_BYTES)[0]
+        except OSError as exc:  # FileRefusedError too: a FIFO, a device, an oversized file
             where = Location(shown(path, loaded.root))
-            raise SpecError([Issue(where, f"cannot read: {exc.strerror}")]) from None
+            raise SpecError([Issue(where, f"cannot read: {exc.strerror or exc}")]) from None
     for file in files:
         sources[shown(file.path, loaded.root)] = file.text.encode("utf-8")
     load_spec_sources(sorted(sources.items()))

@@ -7,14 +7,13 @@ or foreign file gets the same clear message whichever command met it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.files import UnsafePathError, write_atomically
 from reconciler.plan.model import Plan, PlanFormatError
 
-__all__ = ["read_plan_file", "write_atomically"]
+__all__ = ["read_plan_file", "write_plan_file"]
 
 
 def read_plan_file(path: Path, *, option: str = "") -> Plan:
@@ -41,16 +40,12 @@ def read_plan_file(path: Path, *, option: str = "") -> Plan:
     return Plan.from_json_dict(data, source=where)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, so a reader never sees half a plan."""
+def write_plan_file(path: Path, text: str) -> None:
+    """Write a plan (``--out``) atomically, so a reader never sees half a plan; private (0600),
+    as a plan names every record it would write."""
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        write_atomically(path, text, private=True)
+    except UnsafePathError as exc:
+        raise ConfigError(f"--out {exc}") from None
     except OSError as exc:
-        raise ConfigError(f"--out {path}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise ConfigError(f"--out {path}: cannot write it ({exc.strerror})") from None
+        raise ConfigError(f"--out {path}: cannot write it ({exc.strerror or exc})") from None

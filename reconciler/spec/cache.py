@@ -3,14 +3,16 @@
 Entries are keyed by the sha256 of a file's bytes, inside a *namespace* that names the loader
 version: new content or new loader code simply misses. The store is one line-oriented file,
 ``<family>-<version>.jsonl``, read once, because opening thousands of small files would cost as
-much as the parse it saves. Writing is atomic (temp file, then rename), and a cache that cannot be
-written is only a slower run, so write failures are swallowed on purpose.
+much as the parse it saves. Writing is atomic (:func:`reconciler.files.write_atomically`), and a
+cache that cannot be written is only a slower run, so write failures are swallowed on purpose.
 
 Each line is authenticated with an HMAC under a per-user secret kept *outside* the repository
-(``$XDG_CACHE_HOME/reconciler/cache.key``, mode 0600). The cache sits in the working tree, and
-``plan`` and ``apply`` read it: without the secret, a pull request could commit a cache entry that
-maps an innocent-looking spec file's hash to other records, and CD would apply what no reviewer
-saw. A line that is damaged, edited, or written under another secret is a miss, never trusted.
+(``$XDG_CACHE_HOME/reconciler/cache.key``, mode 0600; a key file that is not the user's own 0600
+file is refused). The cache sits in the working tree, and ``plan`` and ``apply`` read it: without
+the secret, a pull request could commit a cache entry that maps an innocent-looking spec file's
+hash to other records, and CD would apply what no reviewer saw. A line that is damaged, edited,
+or written under another secret is a miss, never trusted. The folder itself is checked by
+:func:`reconciler.files.ensure_state_dir` (a real folder of the user's, never a symlink).
 """
 
 from __future__ import annotations
@@ -21,15 +23,23 @@ import hmac
 import json
 import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from reconciler.files import (
+    UnsafePathError,
+    check_private_file,
+    read_regular,
+    write_atomically,
+)
 
 __all__ = ["MAX_ENTRIES", "ContentCache", "content_key", "user_secret"]
 
 #: Entries of earlier runs are kept (a run over a subset must not evict the rest) while the
 #: store holds fewer lines than this; a run's own entries are always kept.
 MAX_ENTRIES = 20_000
+#: A store larger than this is not read (a miss): far above the snapshot of 20,000 records.
+MAX_STORE_BYTES = 1 << 30
 _SUFFIX = ".jsonl"
 _SECRET_BYTES = 32
 
@@ -45,17 +55,34 @@ def _secret_path() -> Path:
 
 
 def user_secret() -> bytes | None:
-    """This user's cache secret, created on first use; None when it cannot be had (no cache)."""
+    """This user's cache secret, created on first use; None when it cannot be had (no cache).
+
+    A key file that is not this user's own with mode 0600 is refused (UnsafePathError), as ssh
+    refuses such a private key: whoever planted or can write it knows the secret, and then their
+    forged cache lines pass as ours.
+    """
     path = _secret_path()
     try:
-        found = path.read_bytes()
-        if len(found) == _SECRET_BYTES:
-            return found
-        path.unlink()  # damaged: start afresh (the cache only misses)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
-        pass
-    except OSError:
+        return _new_secret(path)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UnsafePathError(
+                f"{path}: the cache key is a symbolic link; delete it (a new one is made)"
+            ) from exc
         return None
+    with os.fdopen(fd, "rb") as handle:
+        check_private_file(fd, str(path))
+        found = handle.read(_SECRET_BYTES + 1)
+    if len(found) == _SECRET_BYTES:
+        return found
+    with contextlib.suppress(OSError):
+        path.unlink()  # damaged (and ours): start afresh, the cache only misses
+    return _new_secret(path)
+
+
+def _new_secret(path: Path) -> bytes | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -111,9 +138,11 @@ class ContentCache:
             if self._secret is None:
                 return self._lines
             try:
-                text = self.path.read_text(encoding="utf-8", errors="replace")
+                # A regular file only, and bounded: a committed symlink to /dev/zero is a miss.
+                data, _stat = read_regular(self.path, MAX_STORE_BYTES)
             except OSError:
                 return self._lines
+            text = data.decode("utf-8", errors="replace")
             # Only "\n" ends a line: payloads are JSON, which escapes it, but a note may hold
             # U+2028 and the like, which splitlines() would cut at.
             for line in text.split("\n"):
@@ -198,16 +227,7 @@ class ContentCache:
         self._new.clear()
 
     def _write(self, body: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=_SUFFIX)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(body)
-            os.replace(temp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        write_atomically(self.path, body, private=True)
         self._remove_other_namespaces()
 
     def _remove_other_namespaces(self) -> None:

@@ -28,6 +28,7 @@ import pydantic
 import ruamel.yaml
 
 from reconciler.errors import Issue, Location, SpecError
+from reconciler.files import FileRefusedError, read_regular, size_message
 from reconciler.model import DesiredState
 from reconciler.spec.cache import ContentCache, content_key
 from reconciler.spec.discovery import discover_pairs
@@ -121,13 +122,14 @@ class _Spec(NamedTuple):
     key: str
     data: bytes | None
     absolute: str | None
+    limit: int = DEFAULT_MAX_BYTES
 
     def source(self) -> Source:
         """(display, bytes), reading the file when only its key was known."""
         if self.data is not None:
             return self.display, self.data
         assert self.absolute is not None  # only files found through the stat index lack bytes
-        return self.display, _read_bytes(self.absolute)
+        return self.display, _read_bytes(self.absolute, self.limit)
 
 
 class _Caches:
@@ -156,7 +158,7 @@ def _stat_or_read(
     if index is not None:
         key = index.lookup(absolute, stat)
         if key is not None:
-            return _Spec(display, key, None, absolute)
+            return _Spec(display, key, None, absolute, limit)
     read = _read(absolute, display, limit, issues)
     if read is None:
         return None
@@ -164,7 +166,7 @@ def _stat_or_read(
     key = content_key(data)
     if index is not None:
         index.record(absolute, read_stat, key)
-    return _Spec(display, key, data, absolute)
+    return _Spec(display, key, data, absolute, limit)
 
 
 def _display(absolute: str, base: str) -> str:
@@ -174,31 +176,28 @@ def _display(absolute: str, base: str) -> str:
 
 
 def _size_issue(display: str, size: int, limit: int) -> Issue:
-    message = f"file is {size:,} bytes; the limit is {limit:,} bytes (split it into several files)"
-    return Issue(Location(display), message)
+    return Issue(Location(display), size_message(size, limit))
 
 
-def _read_bytes(absolute: str) -> bytes:
+def _read_bytes(absolute: str, limit: int) -> bytes:
     """A file known by its stat, read only once a check or an error's place needs its bytes."""
-    with open(absolute, "rb") as handle:
-        return handle.read()
+    return read_regular(absolute, limit)[0]
 
 
 def _read(
     absolute: str, display: str, limit: int, issues: list[Issue]
 ) -> tuple[bytes, Stat] | None:
-    """The file's bytes and its stat taken *before* reading them; an oversized file is refused
-    before it is read."""
+    """The file's bytes and its stat taken *before* reading them; only a regular file is read,
+    and an oversized one is refused before it is read (:func:`reconciler.files.read_regular`)."""
     try:
-        with open(absolute, "rb") as handle:
-            stat = file_stat(os.fstat(handle.fileno()))
-            if stat[0] > limit:
-                issues.append(_size_issue(display, stat[0], limit))
-                return None
-            return handle.read(), stat
+        data, stat = read_regular(absolute, limit)
+    except FileRefusedError as exc:
+        issues.append(Issue(Location(display), exc.reason))
+        return None
     except OSError as exc:
         issues.append(Issue(Location(display), f"cannot read: {exc.strerror or exc}"))
         return None
+    return data, file_stat(stat)
 
 
 def spec_digest(sources: Sequence[tuple[str, bytes]]) -> str:

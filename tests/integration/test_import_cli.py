@@ -491,3 +491,44 @@ def test_first_import_creates_the_spec_folder(repo: Repo) -> None:
     repo.emulator.store.put_metric(CONV3, label="Tone", verdict="pass", source="app")
     assert repo.run("import", "zelto", CONV3).exit_code == 0
     assert repo.run("validate").exit_code == 0
+
+
+@pytest.mark.parametrize("link", ["specs/imported", "specs/imported/siro"])
+def test_a_symlinked_output_folder_is_refused_before_writing(
+    repo: Repo, tmp_path_factory: pytest.TempPathFactory, link: str
+) -> None:
+    """Issue 12 item 5: a committed symlink anywhere on the output path sends no write out."""
+    outside = tmp_path_factory.mktemp("outside")
+    (repo.root / link).parent.mkdir(parents=True, exist_ok=True)
+    (repo.root / link).symlink_to(outside, target_is_directory=True)
+    repo.add_recording("rec_1", GOOD_VALUES)
+    repo.add_recording("rec_2", GOOD_VALUES)
+    result = repo.import_siro()
+    assert result.exit_code == 1, result.output
+    assert "is a symbolic link" in result.stderr and "nothing was written" in result.stderr
+    assert list(outside.rglob("*")) == []
+    assert "Traceback" not in result.output
+
+
+def test_an_output_folder_outside_the_project_is_refused(
+    repo: Repo, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere")
+    repo.add_recording("rec_1", GOOD_VALUES)
+    repo.add_recording("rec_2", GOOD_VALUES)
+    result = repo.import_siro("--out", str(outside))
+    assert result.exit_code == 1, result.output
+    assert "outside the project folder" in result.stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_a_urn_spelled_conversation_id_gets_a_canonical_file_name(repo: Repo) -> None:
+    """Issue 12 item 17: the mapping file may spell a UUID any way Python's UUID() reads;
+    the file name and the spec key are always the canonical form."""
+    repo.write_recordings({"rec_1": "urn:uuid:" + CONV1.upper(), "rec_2": "{" + CONV2 + "}"})
+    repo.add_recording("rec_1", GOOD_VALUES)
+    repo.add_recording("rec_2", GOOD_VALUES)
+    result = repo.import_siro()
+    assert result.exit_code == 0, result.output
+    assert sorted(repo.generated()) == [f"{CONV1}.yaml", f"{CONV2}.yaml"]
+    assert f"  {CONV1}:\n" in repo.generated()[f"{CONV1}.yaml"].decode()

@@ -218,3 +218,35 @@ def test_commands_describe_their_shared_options_alike(project: Path) -> None:
             helps(*command)
         ), command
     assert "Plan only shard" not in helps("apply")
+
+
+def test_a_committed_cache_symlink_is_refused_and_nothing_is_deleted(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 12 item 6: a `.reconciler/cache` symlink must not make validate write or delete
+    files wherever it points."""
+    outside = tmp_path_factory.mktemp("victim")
+    for name in ("specs-0000.jsonl", "specindex-0000.jsonl"):
+        (outside / name).write_text("precious\n")
+    (project / ".reconciler").mkdir()
+    (project / ".reconciler" / "cache").symlink_to(outside, target_is_directory=True)
+    code, out = _run()
+    assert code == 1
+    assert "is a symbolic link" in out and "rm -r" in out
+    assert sorted(p.name for p in outside.iterdir()) == ["specindex-0000.jsonl", "specs-0000.jsonl"]
+    assert _run("--no-cache")[0] == 0
+
+
+@pytest.mark.parametrize("plant", ["fifo", "devzero"])
+def test_a_spec_that_is_not_a_regular_file_is_refused_promptly(project: Path, plant: str) -> None:
+    """Issue 12 item 8: a FIFO hung every command; a /dev/zero symlink read without bound."""
+    path = project / "specs" / "x.yaml"
+    if plant == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    script = [sys.executable, "-m", "reconciler", "validate"]
+    done = subprocess.run(script, capture_output=True, text=True, timeout=60, cwd=project)
+    assert done.returncode == 1
+    kind = "a named pipe" if plant == "fifo" else "a character device"
+    assert f"specs/x.yaml: not a regular file ({kind})" in done.stdout + done.stderr

@@ -75,6 +75,8 @@ class Rule:
         return _matches(imported, self.forbidden) and not _matches(imported, self.allowed)
 
 
+FOUNDATIONS = ("reconciler.errors", "reconciler.model", "reconciler.contract", "reconciler.files")
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "pure-core",
@@ -108,11 +110,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "foundations",
-        "errors, models and the vendor's contract are what every layer shares, so they import "
-        "nothing above them",
-        sources=("reconciler.errors", "reconciler.model", "reconciler.contract"),
+        "errors, models, the vendor's contract and the filesystem rules are what every layer "
+        "shares, so they import nothing above them",
+        sources=FOUNDATIONS,
         forbidden=(PACKAGE_NAME,),
-        allowed=("reconciler.errors", "reconciler.model", "reconciler.contract"),
+        allowed=FOUNDATIONS,
     ),
     Rule(
         "specs-before-network",

@@ -137,13 +137,17 @@ def _check_folder(folder: Path) -> None:
         found = os.lstat(folder)
     except FileNotFoundError:
         return  # created by the write, inside a folder already checked
+    _refuse_unless_real_folder(folder, found, f"replace it with a real folder: rm {folder}")
+
+
+def _refuse_unless_real_folder(folder: Path, found: os.stat_result, fix: str) -> None:
     if stat.S_ISLNK(found.st_mode):
         raise UnsafePathError(
-            f"{folder}: is a symbolic link (to {os.readlink(folder)}); refusing to write through "
-            f"it. Replace it with a real folder (rm {folder}; mkdir {folder})"
+            f"{folder}: is a symbolic link (to {os.readlink(folder)}); refusing to write "
+            f"through it: {fix}"
         )
     if not stat.S_ISDIR(found.st_mode):
-        raise UnsafePathError(f"{folder}: not a folder; refusing to write under it")
+        raise UnsafePathError(f"{folder}: not a folder; refusing to write under it: {fix}")
 
 
 def _check_file(target: Path) -> None:
@@ -234,13 +238,7 @@ def _make_own_folder(folder: Path) -> None:
         os.mkdir(folder, 0o755)
     found = os.lstat(folder)
     fix = f"remove it (rm -r {folder}) and run again; the reconciler re-creates it"
-    if stat.S_ISLNK(found.st_mode):
-        raise UnsafePathError(
-            f"{folder}: is a symbolic link (to {os.readlink(folder)}); the reconciler's own "
-            f"folder must be a real folder inside the project: {fix}"
-        )
-    if not stat.S_ISDIR(found.st_mode):
-        raise UnsafePathError(f"{folder}: not a folder: {fix}")
+    _refuse_unless_real_folder(folder, found, fix)
     if found.st_uid != os.geteuid():
         raise UnsafePathError(f"{folder}: owned by user id {found.st_uid}, not you: {fix}")
     if found.st_mode & stat.S_IWOTH:

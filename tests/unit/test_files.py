@@ -33,7 +33,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     def read() -> None:
         try:
             read_regular(fifo, 1000)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread's assert
+        except BaseException as exc:  # handed to the main thread to assert on
             done.append(exc)
 
     reader = threading.Thread(target=read, daemon=True)

@@ -14,6 +14,7 @@ __all__ = ["main"]
 
 #: command name -> the module that defines it; one line each, sorted.
 COMMANDS = {
+    "agent": "reconciler.cli.cmd_agent",
     "apply": "reconciler.cli.cmd_apply",
     "comment": "reconciler.cli.cmd_comment",
     "emulator": "reconciler.cli.cmd_emulator",

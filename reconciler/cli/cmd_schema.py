@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from reconciler.agent import agent_status_json_schema
 from reconciler.applier import apply_report_json_schema
 from reconciler.cli.common import EXIT_ERROR, handle_errors, main
 from reconciler.config import config_json_schema, load_config
@@ -30,6 +31,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "config.schema.json": config_json_schema,
     "plan.schema.json": plan_json_schema,
     "apply-report.schema.json": apply_report_json_schema,
+    "agent-status.schema.json": agent_status_json_schema,
 }
 
 

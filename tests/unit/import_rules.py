@@ -26,6 +26,7 @@ IO_LAYER: tuple[str, ...] = (
     "reconciler.remote",
     "reconciler.emulator",
     "reconciler.engine",
+    "reconciler.agent",
     "reconciler.cli",
     "reconciler.spec.history",  # runs git
     "subprocess",
@@ -107,6 +108,14 @@ RULES: tuple[Rule, ...] = (
         sources=(PACKAGE_NAME,),
         forbidden=("reconciler.cli",),
         exempt=("reconciler.cli", "reconciler.__main__"),
+    ),
+    Rule(
+        "agent-over-the-engine",
+        "the agent is one more client of the engine, like the CLI: the library under it never "
+        "depends on a long-running controller",
+        sources=(PACKAGE_NAME,),
+        forbidden=("reconciler.agent",),
+        exempt=("reconciler.agent", "reconciler.cli", "reconciler.__main__"),
     ),
     Rule(
         "foundations",

@@ -78,6 +78,8 @@ def check_repo_url(repo: str) -> str:
         if not path.exists():
             raise ConfigError(f"--repo {repo}: no such folder")
         return str(path)
+    if _is_scp_like(repo):
+        return repo
     parts = urlsplit(repo)
     if parts.password is not None:
         raise ConfigError(

@@ -26,17 +26,6 @@ from tests.integration.agent_support import (
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-@pytest.fixture
-def remote(tmp_path: Path) -> GitRemote:
-    return GitRemote(tmp_path)
-
-
-@pytest.fixture
-def zelto(emulator: RunningEmulator) -> RunningEmulator:
-    emulator.store.add_conversation(CONV_A)
-    return emulator
-
-
 def _metrics(agent: AgentProcess) -> dict[str, list[tuple[dict[str, str], float]]]:
     code, body = agent.get("/metrics")
     assert code == 200
@@ -48,21 +37,21 @@ def _metrics(agent: AgentProcess) -> dict[str, list[tuple[dict[str, str], float]
 
 
 def test_a_new_commit_is_applied_within_one_interval(
-    remote: GitRemote, zelto: RunningEmulator, tmp_path: Path
+    git_remote: GitRemote, agent_zelto: RunningEmulator, tmp_path: Path
 ) -> None:
-    first = remote.commit(
+    first = git_remote.commit(
         {"reconciler.yaml": CONFIG, "specs/a.yaml": spec_text({CONV_A: records(1)})}
     )
-    agent = AgentProcess(remote, zelto, tmp_path / "state", "--interval", "0.2s")
+    agent = AgentProcess(git_remote, agent_zelto, tmp_path / "state", "--interval", "0.2s")
     try:
         agent.wait_ready()
         wait_until(lambda: agent.status()["lastAppliedRevision"] == revision(first))
-        second = remote.commit({"specs/a.yaml": spec_text({CONV_A: records(2)})})
+        second = git_remote.commit({"specs/a.yaml": spec_text({CONV_A: records(2)})})
         pushed = time.monotonic()
         wait_until(lambda: agent.status()["lastAppliedRevision"] == revision(second), 10)
         # One interval plus the pass itself (fetch, plan, POST, read back) on a busy CI machine.
         assert time.monotonic() - pushed < 5.0
-        assert len(zelto.store.list_metrics(CONV_A)) == 2
+        assert len(agent_zelto.store.list_metrics(CONV_A)) == 2
 
         assert agent.get("/healthz") == (200, b"ok\n")
         samples = _metrics(agent)  # prometheus_client's own parser accepts the exposition
@@ -86,14 +75,14 @@ def test_a_new_commit_is_applied_within_one_interval(
 
 
 def test_the_webhook_rejects_a_wrong_signature_and_a_signed_push_triggers_a_pass(
-    remote: GitRemote, zelto: RunningEmulator, tmp_path: Path
+    git_remote: GitRemote, agent_zelto: RunningEmulator, tmp_path: Path
 ) -> None:
-    first = remote.commit({"specs/a.yaml": spec_text({CONV_A: records(1)})})
-    agent = AgentProcess(remote, zelto, tmp_path / "state", "--interval", "1h")
+    first = git_remote.commit({"specs/a.yaml": spec_text({CONV_A: records(1)})})
+    agent = AgentProcess(git_remote, agent_zelto, tmp_path / "state", "--interval", "1h")
     try:
         agent.wait_ready()
         assert agent.status()["lastAppliedRevision"] == revision(first)
-        second = remote.commit({"specs/a.yaml": spec_text({CONV_A: records(2)})})
+        second = git_remote.commit({"specs/a.yaml": spec_text({CONV_A: records(2)})})
         body = json.dumps({"ref": "refs/heads/main", "after": second}).encode()
         push = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
 
@@ -102,7 +91,7 @@ def test_the_webhook_rejects_a_wrong_signature_and_a_signed_push_triggers_a_pass
         assert agent.request("POST", "/hook", body, push)[0] == 401  # missing
         time.sleep(0.5)
         assert agent.status()["lastAppliedRevision"] == revision(first)
-        assert len(zelto.store.list_metrics(CONV_A)) == 1
+        assert len(agent_zelto.store.list_metrics(CONV_A)) == 1
 
         right = {**push, "X-Hub-Signature-256": sign(b"hook-secret", body)}
         assert agent.request("POST", "/hook", body, right)[0] == 202
@@ -114,36 +103,38 @@ def test_the_webhook_rejects_a_wrong_signature_and_a_signed_push_triggers_a_pass
 
 
 def test_sigkill_during_an_apply_then_a_restart_converges_without_duplicates(
-    remote: GitRemote, zelto: RunningEmulator, tmp_path: Path
+    git_remote: GitRemote, agent_zelto: RunningEmulator, tmp_path: Path
 ) -> None:
     declared = records(40)
-    sha = remote.commit({"reconciler.yaml": CONFIG, "specs/a.yaml": spec_text({CONV_A: declared})})
-    zelto.set_faults(Faults(latency_ms=40, methods=("POST",)))
+    sha = git_remote.commit(
+        {"reconciler.yaml": CONFIG, "specs/a.yaml": spec_text({CONV_A: declared})}
+    )
+    agent_zelto.set_faults(Faults(latency_ms=40, methods=("POST",)))
     state = tmp_path / "state"
-    agent = AgentProcess(remote, zelto, state, "--interval", "0.2s")
+    agent = AgentProcess(git_remote, agent_zelto, state, "--interval", "0.2s")
     try:
-        wait_until(lambda: len(zelto.store.list_metrics(CONV_A)) >= 4)
+        wait_until(lambda: len(agent_zelto.store.list_metrics(CONV_A)) >= 4)
         agent.process.send_signal(signal.SIGKILL)
         agent.process.communicate(timeout=30)
     finally:
         if agent.process.poll() is None:
             agent.process.kill()
-    written = len(zelto.store.list_metrics(CONV_A))
+    written = len(agent_zelto.store.list_metrics(CONV_A))
     assert 4 <= written < 40
 
-    zelto.set_faults(Faults())
-    again = AgentProcess(remote, zelto, state, "--interval", "0.2s")
+    agent_zelto.set_faults(Faults())
+    again = AgentProcess(git_remote, agent_zelto, state, "--interval", "0.2s")
     try:
         again.wait_ready()
         wait_until(lambda: again.status()["lastAppliedRevision"] == revision(sha))
     finally:
         again.stop()
-    stored = zelto.store.list_metrics(CONV_A)
+    stored = agent_zelto.store.list_metrics(CONV_A)
     assert sorted(r["externalId"] for r in stored) == sorted(r["externalId"] for r in declared)
     assert {r["score"] for r in stored} == {70}
     # Every write of every label carried the declared body: a record written before the kill
     # was at most written again with the same values, never with other ones.
-    for (_, label), bodies in zelto.store.accepted_writes().items():
+    for (_, label), bodies in agent_zelto.store.accepted_writes().items():
         index = int(label[1:])
         assert all(b["externalId"] == f"qa-{index}" and b["score"] == 70 for b in bodies)
         assert len(bodies) <= 2

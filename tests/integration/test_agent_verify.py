@@ -38,11 +38,16 @@ def trusted(tmp_path: Path) -> tuple[Path, Path]:
     return key, signers
 
 
-def _agent(remote: GitRemote, zelto: RunningEmulator, tmp_path: Path, signers: Path) -> Reconciler:
+def _agent(
+    git_remote: GitRemote, agent_zelto: RunningEmulator, tmp_path: Path, signers: Path
+) -> Reconciler:
     settings = AgentSettings(
-        repo=str(remote.origin), api_url=zelto.url, state_dir=tmp_path / "state", signers=signers
+        repo=str(git_remote.origin),
+        api_url=agent_zelto.url,
+        state_dir=tmp_path / "state",
+        signers=signers,
     )
-    environ = {"PATH": os.environ["PATH"], "ZELTO_API_KEY": zelto.zelto_api_key}
+    environ = {"PATH": os.environ["PATH"], "ZELTO_API_KEY": agent_zelto.zelto_api_key}
     return Reconciler(settings, environ=environ)
 
 
@@ -51,13 +56,13 @@ def test_only_commits_signed_by_an_allowed_signer_are_applied(
 ) -> None:
     key, signers = trusted
     emulator.store.add_conversation(CONV_A)
-    remote = GitRemote(tmp_path)
-    signed = remote.commit({"specs/a.yaml": spec_text({CONV_A: records(1)})}, sign_with=key)
-    agent = _agent(remote, emulator, tmp_path, signers)
+    git_remote = GitRemote(tmp_path)
+    signed = git_remote.commit({"specs/a.yaml": spec_text({CONV_A: records(1)})}, sign_with=key)
+    agent = _agent(git_remote, emulator, tmp_path, signers)
     agent.reconcile_once()
     assert agent.status.last_applied_revision == revision(signed)
 
-    unsigned = remote.commit({"specs/a.yaml": spec_text({CONV_A: records(2)})})
+    unsigned = git_remote.commit({"specs/a.yaml": spec_text({CONV_A: records(2)})})
     outcome = agent.reconcile_once()
     assert outcome.reason == "VerificationFailed"
     assert "it is not signed" in outcome.message and unsigned[:12] in outcome.message
@@ -68,14 +73,16 @@ def test_only_commits_signed_by_an_allowed_signer_are_applied(
     assert len(emulator.store.list_metrics(CONV_A)) == 1
 
     stranger = _key(tmp_path, "stranger")
-    remote.commit({"specs/a.yaml": spec_text({CONV_A: records(3)})}, sign_with=stranger)
+    git_remote.commit({"specs/a.yaml": spec_text({CONV_A: records(3)})}, sign_with=stranger)
     outcome = agent.reconcile_once()
     assert outcome.reason == "VerificationFailed", outcome.message
 
     assert "a key that the allowed signers do not trust" in outcome.message
     assert len(emulator.store.list_metrics(CONV_A)) == 1
 
-    trusted_again = remote.commit({"specs/a.yaml": spec_text({CONV_A: records(4)})}, sign_with=key)
+    trusted_again = git_remote.commit(
+        {"specs/a.yaml": spec_text({CONV_A: records(4)})}, sign_with=key
+    )
     agent.reconcile_once()
     assert agent.status.last_applied_revision == revision(trusted_again)
     assert len(emulator.store.list_metrics(CONV_A)) == 4

@@ -1,8 +1,8 @@
 """``reconciler agent``: continuous, pull-based reconciliation from a git branch.
 
-``gitsource`` fetches and exports commits, ``verify`` checks their signatures, ``engine`` is the
-one door to plan and apply, ``loop`` runs the passes and keeps ``status``, ``metrics`` and
-``server`` make it observable, ``webhook`` verifies GitHub pushes. See docs/agent.md.
+``gitsource`` fetches and exports commits, ``verify`` checks their signatures, ``loop`` runs the
+passes on the library engine (``reconciler.engine.workspace``) and keeps ``status``; ``metrics``
+and ``server`` make it observable, ``webhook`` verifies GitHub pushes. See docs/agent.md.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.agent.engine import Workspace
 from reconciler.agent.gitsource import GitError, GitSource, Revision, tree_root
 from reconciler.agent.metrics import AgentMetrics
 from reconciler.agent.status import (
@@ -32,7 +31,8 @@ from reconciler.agent.status import (
 )
 from reconciler.agent.verify import CommitVerifier, UntrustedCommitError
 from reconciler.applier import ApplyReport
-from reconciler.errors import ApiError, ConfigError, ReconcilerError, SpecError
+from reconciler.engine.workspace import Workspace
+from reconciler.errors import ApiError, ConfigError, ReconcilerError, SpecError, StalePlanError
 from reconciler.plan.model import Plan
 from reconciler.plan.shard import Shard
 
@@ -293,4 +293,6 @@ def _failure(exc: ReconcilerError) -> Outcome:
         return Outcome("ConfigurationFailed", message, "config")
     if isinstance(exc, ApiError):
         return Outcome("TargetUnreachable", message, "plan")
+    if isinstance(exc, StalePlanError):  # a record changed between plan and apply: plan again
+        return Outcome("StalePlan", message, "plan")
     return Outcome("PlanRefused", message, "refused")

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.contract.siro import METRIC_TYPE_UNITS
 from reconciler.errors import ConfigError, Issue, SpecError
 from reconciler.files import ensure_state_dir, read_regular
 from reconciler.model import StrictModel
@@ -37,6 +38,7 @@ __all__ = [
     "LoadedConfig",
     "Ownership",
     "PlanSettings",
+    "ScoreRule",
     "ScoreSource",
     "SiroMetricMapping",
     "SiroSettings",
@@ -132,6 +134,48 @@ class VerdictRule(StrictModel):
     threshold: StrictInt | StrictFloat = Field(allow_inf_nan=False)
 
 
+Number = Annotated[StrictInt | StrictFloat, Field(allow_inf_nan=False)]
+
+
+class ScoreRule(StrictModel):
+    """How a Siro number becomes a 0-100 score: as it is, scaled, or mapped from a range.
+
+    ``value`` is in its own unit (seconds, a count...), so turning it into a score is a decision
+    the mapping states; nothing is ever clamped unless ``clamp`` says so.
+    """
+
+    source: ScoreSource = Field(alias="from", description="passRate or value.")
+    range: tuple[Number, Number] | None = Field(
+        default=None, description="[low, high]: low becomes 0, high becomes 100, linearly."
+    )
+    scale: Number | None = Field(default=None, description="score = number x scale.")
+    clamp: bool = Field(
+        default=False, description="Numbers outside range become 0 or 100 instead of an error."
+    )
+
+    @model_validator(mode="after")
+    def _one_conversion(self) -> ScoreRule:
+        if self.range is not None and self.scale is not None:
+            raise ValueError("a score rule sets range or scale, not both")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError("score range must be [low, high] with low < high")
+        if self.scale is not None and self.scale <= 0:
+            raise ValueError("score scale must be above 0")
+        if self.clamp and self.range is None:
+            raise ValueError("clamp needs a range")
+        return self
+
+    def describe(self) -> str:
+        """The rule as messages show it, in the config's own words."""
+        if self.range is not None:
+            low, high = self.range
+            clamp = ", clamp: true" if self.clamp else ""
+            return f"score: {{from: {self.source}, range: [{low:g}, {high:g}]{clamp}}}"
+        if self.scale is not None:
+            return f"score: {{from: {self.source}, scale: {self.scale:g}}}"
+        return f"score: {self.source}"
+
+
 class SiroMetricMapping(StrictModel):
     """How one Siro metric becomes a Zelto customer metric; matched by metricType or name."""
 
@@ -144,8 +188,10 @@ class SiroMetricMapping(StrictModel):
     label: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
         description="The Zelto label (a catalog label when the repository has a catalog)."
     )
-    score: ScoreSource | None = Field(
-        default=None, description="Score from passRate, or from value (which must be 0-100)."
+    score: ScoreSource | ScoreRule | None = Field(
+        default=None,
+        description="passRate (0-100), value (when its unit is a percentage or score), or "
+        "{from, range | scale} to convert a number in another unit.",
     )
     verdict: VerdictRule | None = None
     note: Annotated[str, StringConstraints(max_length=5000)] | None = Field(
@@ -161,7 +207,15 @@ class SiroMetricMapping(StrictModel):
             raise ValueError("a metric mapping needs score, verdict or both")
         if self.note is not None:
             _check_note_template(self.note)
+        _check_score_unit(self.metric_type, self.score_rule)
         return self
+
+    @property
+    def score_rule(self) -> ScoreRule | None:
+        """The score rule, a bare ``passRate``/``value`` read as a rule with no conversion."""
+        if isinstance(self.score, str):
+            return ScoreRule.model_validate({"from": self.score})
+        return self.score
 
     @property
     def key(self) -> str:
@@ -169,6 +223,19 @@ class SiroMetricMapping(StrictModel):
         if self.metric_type is not None:
             return f"metricType {self.metric_type}"
         return f"name {self.name!r}"
+
+
+def _check_score_unit(metric_type: str | None, rule: ScoreRule | None) -> None:
+    """A value in seconds or a count is not a score: refuse it at load, not mid-import."""
+    if rule is None or rule.source != "value" or rule.range or rule.scale:
+        return
+    unit = METRIC_TYPE_UNITS.get(metric_type or "")
+    if unit is not None:
+        raise ValueError(
+            f"metricType {metric_type}'s value is in {unit}, not a 0-100 score: write "
+            "score: {from: value, range: [low, high]} (low becomes 0, high 100) or "
+            "{from: value, scale: N}, or map it as a verdict with a threshold"
+        )
 
 
 def _check_note_template(template: str) -> None:
@@ -207,6 +274,9 @@ class SiroSettings(StrictModel):
         description="A CSV (recordingId,conversationId) or YAML mapping file of recordings.",
     )
     concurrency: int = Field(default=8, ge=1, le=64, description="Siro requests in flight.")
+    batch_size: int = Field(
+        default=100, ge=1, le=500, description="Recordings asked for in one request at most."
+    )
     metrics: list[SiroMetricMapping] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -127,6 +127,26 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     show_default=True,
     help="Siro requests per token per minute before 429.",
 )
+@click.option(
+    "--siro-page-size",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Siro metric values per page (0 = one page); the next page is asked for with ?cursor=.",
+)
+@click.option(
+    "--siro-broken-cursor",
+    type=click.Choice(["null", "repeat"]),
+    default=None,
+    help="With --siro-page-size: every page says hasNextPage with a null or repeated cursor.",
+)
+@click.option(
+    "--siro-unknown-recording",
+    type=click.Choice(["404", "empty"]),
+    default="404",
+    show_default=True,
+    help="What an unknown recording id answers: 404, or 200 with a count of 0.",
+)
 @click.option("--access-log", is_flag=True, help="Print one line per request on stderr.")
 @handle_errors
 def serve(  # noqa: PLR0917 (one parameter per click option)
@@ -147,6 +167,9 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
     zelto_api_key: str,
     siro_token: str,
     siro_rpm: int,
+    siro_page_size: int,
+    siro_broken_cursor: str | None,
+    siro_unknown_recording: str,
     access_log: bool,
 ) -> None:
     """Serve the emulator until Ctrl-C or SIGTERM."""
@@ -169,6 +192,9 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
             siro_requests_per_minute=siro_rpm,
             zelto_api_key=zelto_api_key,
             siro_token=siro_token,
+            siro_page_size=siro_page_size,
+            siro_broken_cursor=siro_broken_cursor,
+            siro_unknown_recording=siro_unknown_recording,
         )
         if host not in {"127.0.0.1", "localhost", "::1"}:
             click.echo(f"warning: binding {host}: the emulator has no real security", err=True)

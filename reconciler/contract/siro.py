@@ -16,8 +16,10 @@ from reconciler.contract.registry import Entry, Registry
 __all__ = [
     "COUNT_IS_ADDITIVE",
     "LIST_ENCODING",
+    "METRIC_TYPE_UNITS",
     "NEXT_PAGE_PARAM",
     "PASS_RATE_RANGE",
+    "SCORE_UNITS",
     "SIRO",
     "UNKNOWN_RECORDING",
     "UnknownRecording",
@@ -36,6 +38,30 @@ UNKNOWN_RECORDING: Final[UnknownRecording] = "404"
 COUNT_IS_ADDITIVE: Final = True
 #: What a pass rate means (percent of recordings that passed); the vendor's example shows 123.
 PASS_RATE_RANGE: Final = (0.0, 100.0)
+
+#: Units whose values are already 0-100 scores (compared case-insensitively).
+SCORE_UNITS: Final = ("percent", "percentage", "%", "score")
+#: Metric types whose value is certainly not a 0-100 score, with the unit it is in: the vendor's
+#: example says CONVERSATION_TIME is in seconds; the others are read from their names.
+METRIC_TYPE_UNITS: Final = {
+    "CONVERSATION_TIME": "seconds",
+    "REP_SPEAKING_TIME": "seconds",
+    "CUSTOMER_SPEAKING_TIME": "seconds",
+    "LONGEST_MONOLOGUE_SECONDS": "seconds",
+    "LONGEST_CUSTOMER_STORY_SECONDS": "seconds",
+    "RECORDING_COUNT": "a count",
+    "BOOKMARK": "a count",
+    "CUSTOMER_QUESTIONS_COUNT": "a count",
+    "REP_QUESTIONS_COUNT": "a count",
+    "EXCHANGES_COUNT": "a count",
+    "REP_EXCHANGES_COUNT": "a count",
+    "TOTAL_REP_EXCHANGES_WITH_A_QUESTION": "a count",
+    "REP_WORD_COUNT": "a count",
+    "REP_UNIQUE_WORDS_USED_COUNT": "a count",
+    "REP_FILLER_WORDS_COUNT": "a count",
+    "REP_WORDS_PER_MINUTE": "words per minute",
+    "REP_FILLER_WORDS_PER_MIN": "words per minute",
+}
 
 SIRO = Registry(
     "Siro",
@@ -113,6 +139,17 @@ SIRO = Registry(
             client="Reads each field only where the mapping uses it; a missing one is an error "
             "naming the recording, the metric and the rule.",
             probe="Values of the test recording: which fields each metric value carries.",
+        ),
+        Entry(
+            key="metric_units",
+            value=SCORE_UNITS,
+            vendor='"unit": "seconds", "unitAbbreviated": "sec", "metricType": '
+            '"CONVERSATION_TIME", ... "value": 1800',
+            reading="value is in its own unit; only a value whose unit is a percentage or a "
+            "score is already 0-100. The unit strings other than 'seconds' are not documented.",
+            client="score: value needs such a unit; any other value needs a range or scale in "
+            "the mapping, and a metric type known to be seconds or a count is refused at load.",
+            probe="Values of the test recording: the unit of each metric type.",
         ),
         Entry(
             key="group_by",

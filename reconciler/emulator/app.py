@@ -35,7 +35,7 @@ from reconciler.emulator.contract import (
 from reconciler.emulator.errors import EmulatorError
 from reconciler.emulator.faults import Decision, Fate, FaultInjector, Faults, format_retry_after
 from reconciler.emulator.seed import apply_seed
-from reconciler.emulator.siro_api import SiroApi, siro_error
+from reconciler.emulator.siro_api import SiroApi, SiroPaging, siro_error
 from reconciler.emulator.store import Store
 from reconciler.emulator.zelto_api import ZeltoApi, zelto_error
 
@@ -220,7 +220,13 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
         store.close()
         raise
     zelto = ZeltoApi(store, auto_create_conversations=config.auto_create_conversations)
-    siro = SiroApi(store, [config.siro_token], config.siro_requests_per_minute)
+    siro = SiroApi(
+        store,
+        [config.siro_token],
+        config.siro_requests_per_minute,
+        paging=SiroPaging(config.siro_page_size, config.siro_broken_cursor),
+        unknown_recording=config.siro_unknown_recording,
+    )
     inner = Starlette(
         routes=[*zelto.routes(), *siro.routes()],
         exception_handlers={HTTPException: _error_response, Exception: _error_response},

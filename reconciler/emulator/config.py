@@ -11,6 +11,8 @@ from reconciler.emulator.contract import (
     DEFAULT_SIRO_TOKEN,
     DEFAULT_ZELTO_API_KEY,
     SIRO_REQUESTS_PER_MINUTE,
+    SIRO_UNKNOWN_RECORDING_DEFAULT,
+    SIRO_UNKNOWN_RECORDING_MODES,
 )
 from reconciler.emulator.errors import EmulatorError
 from reconciler.emulator.faults import Faults
@@ -36,6 +38,9 @@ class EmulatorConfig:
     siro_requests_per_minute: int = SIRO_REQUESTS_PER_MINUTE
     zelto_api_key: str = DEFAULT_ZELTO_API_KEY
     siro_token: str = DEFAULT_SIRO_TOKEN
+    siro_page_size: int = 0
+    siro_broken_cursor: str | None = None
+    siro_unknown_recording: str = SIRO_UNKNOWN_RECORDING_DEFAULT
 
     def __post_init__(self) -> None:
         if not isinstance(self.faults, Faults):
@@ -43,6 +48,19 @@ class EmulatorConfig:
         rpm = self.siro_requests_per_minute
         if isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1:
             raise EmulatorError(f"siro_requests_per_minute must be an integer >= 1, got {rpm!r}")
+        size = self.siro_page_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise EmulatorError(f"siro_page_size must be an integer >= 0, got {size!r}")
+        if self.siro_broken_cursor not in (None, "null", "repeat"):
+            raise EmulatorError(
+                "siro_broken_cursor must be None, 'null' or 'repeat', "
+                f"got {self.siro_broken_cursor!r}"
+            )
+        if self.siro_unknown_recording not in SIRO_UNKNOWN_RECORDING_MODES:
+            raise EmulatorError(
+                f"siro_unknown_recording must be one of {SIRO_UNKNOWN_RECORDING_MODES}, "
+                f"got {self.siro_unknown_recording!r}"
+            )
         for name in ("zelto_api_key", "siro_token"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or value != value.strip():

@@ -210,6 +210,10 @@ SIRO_BEHAVIOUR: Final[dict[str, tuple[object, str]]] = {
     ),
     "pass_rate_range": (SIRO_PASS_RATE_RANGE, "serves seeded passRates as they are, even 123"),
     "metric_value_fields": (("metricType", "name"), "serves seeded metric values as they are"),
+    "metric_units": (
+        ("percent", "percentage", "%", "score"),
+        "serves seeded units as they are",
+    ),
     "group_by": ("not sent", "accepts groupBy and ignores it"),
     "date_time": ("UTC with Z", "accepts any ISO 8601 date-time with a zone, any letter case"),
 }

@@ -96,7 +96,7 @@ class SeedMetricValue(_Model):
     metric_type: Text
     description: str | None = None
     value: int | float | None = None
-    pass_rate: Annotated[int | float, Field(ge=0, le=100)] | None = None
+    pass_rate: int | float | None = None  # the vendor's own example holds 123
 
 
 class SeedRecording(_Model):

@@ -20,6 +20,7 @@ from reconciler.emulator.contract import (
     SIRO_ENTITY_TYPES,
     SIRO_ENVELOPE_LIMIT,
     SIRO_ENVELOPE_PAGE_SIZE,
+    SIRO_NEXT_PAGE_PARAM,
     SIRO_RATE_WINDOW_SECONDS,
     SIRO_REQUIRED_PARAMS,
 )
@@ -33,7 +34,11 @@ _COLUMN_BY_ENTITY = {
     "TEAM": "team_id",
     "ORGANIZATION": "organization_id",
 }
-_SINGLE_VALUED = (*(p for p in SIRO_REQUIRED_PARAMS if p != "filterByIds"), "groupBy")
+_SINGLE_VALUED = (
+    *(p for p in SIRO_REQUIRED_PARAMS if p != "filterByIds"),
+    "groupBy",
+    SIRO_NEXT_PAGE_PARAM,
+)
 
 
 def siro_error(status: int, message: str) -> JSONResponse:
@@ -163,13 +168,40 @@ def _aggregate(
     return result
 
 
+def _cursor(offset: int) -> str:
+    return f"mv{offset}"
+
+
+def _offset(cursor: str | None) -> int | None:
+    """The metric-value offset a cursor stands for; None for a cursor this server never made."""
+    if cursor is None:
+        return 0
+    digits = cursor.removeprefix("mv")
+    return int(digits) if cursor.startswith("mv") and digits.isdigit() else None
+
+
+@dataclass(frozen=True)
+class SiroPaging:
+    """How answers are paged: ``page_size`` metric values a page (0 = one page), and an optional
+    broken cursor (``"null"`` or ``"repeat"``) to show what a client does when paging breaks."""
+
+    page_size: int = 0
+    broken_cursor: str | None = None
+
+
 @dataclass
 class SiroApi:
-    """Handlers bound to one store, the accepted tokens and the per-token limiter."""
+    """Handlers bound to one store, the accepted tokens and the per-token limiter.
+
+    ``unknown_recording`` is what an unknown id answers: ``"404"`` (the registry's assumption) or
+    ``"empty"`` (200 with a count of 0), so that the importer is tested under both.
+    """
 
     store: Store
     tokens: Sequence[str]
     requests_per_minute: int
+    paging: SiroPaging = field(default_factory=SiroPaging)
+    unknown_recording: str = "404"
     limiter: TokenRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -205,7 +237,7 @@ class SiroApi:
         named = self.store.siro_recordings(org, _COLUMN_BY_ENTITY[filter_by], ids)
         if filter_by == "ORGANIZATION" and org not in ids:
             named = []
-        if filter_by == "RECORDING":
+        if filter_by == "RECORDING" and self.unknown_recording == "404":
             missing = sorted(set(ids) - {r["id"] for r in named})
             if missing:
                 return siro_error(404, f"Recording not found: {', '.join(missing)}")
@@ -216,9 +248,15 @@ class SiroApi:
             if r["conversationTypeId"] == params["conversationTypeId"]
             and start <= datetime.fromisoformat(r["startedAt"]) <= end
         ]
+        values = _aggregate(named, evaluated) if named else []
+        offset = _offset(params.get(SIRO_NEXT_PAGE_PARAM))
+        if offset is None:
+            return siro_error(400, f"Bad request: unknown cursor {params[SIRO_NEXT_PAGE_PARAM]!r}")
+        size = self.paging.page_size or max(len(values), 1)
+        more = offset + size < len(values)
         data = {
             "recordingsEvaluatedCount": len(evaluated),
-            "metricValues": _aggregate(named, evaluated),
+            "metricValues": values[offset : offset + size],
             "startAt": params["startAt"],
             "endAt": params["endAt"],
             "filterByIds": ids,
@@ -226,10 +264,17 @@ class SiroApi:
         }
         envelope = {
             "data": data,
-            "cursor": None,
-            "pageSize": SIRO_ENVELOPE_PAGE_SIZE,
-            "limit": SIRO_ENVELOPE_LIMIT,
-            "total": None,
-            "hasNextPage": False,
+            "cursor": _cursor(offset + size) if more else None,
+            "pageSize": self.paging.page_size or SIRO_ENVELOPE_PAGE_SIZE,
+            "limit": self.paging.page_size or SIRO_ENVELOPE_LIMIT,
+            "total": len(values) if self.paging.page_size else None,
+            "hasNextPage": more,
         }
-        return JSONResponse(envelope)
+        return JSONResponse({**envelope, **self._broken(envelope)})
+
+    def _broken(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """The paging fault, if one is set: every page claims a next one it cannot name."""
+        fault = self.paging.broken_cursor
+        if fault is None or not self.paging.page_size:
+            return {}
+        return {"hasNextPage": True, "cursor": None if fault == "null" else _cursor(1)}

@@ -1,14 +1,13 @@
 """``reconciler import siro``: read each mapped recording's values, map them, write specs.
 
-One Siro request per recording (``filterBy=RECORDING``), a bounded number in flight, paced by the
-client's 1,000-requests-per-minute limiter. Problems are collected for the whole run, then the
-run is all or nothing: with any error nothing is written (unless ``partial``, which writes the
-recordings that had none and still fails the run).
+Recordings are found in few requests (``siro_fetch``: batches probed, only those with values in the
+window split down to one recording), paced by the client's 1,000-requests-per-minute limiter.
+Problems are collected for the whole run, then the run is all or nothing: with any error nothing is
+written (unless ``partial``, which writes the recordings that had none and still fails the run).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.config import LoadedConfig, SiroSettings
-from reconciler.errors import ApiError, AuthError
+from reconciler.errors import ApiError
+from reconciler.importer.siro_fetch import NeverEvaluated, Outcome, fetch_values
 from reconciler.importer.siro_records import (
     Problem,
     RecordingRecords,
@@ -30,20 +30,19 @@ from reconciler.importer.specfile import (
     yaml_string,
 )
 from reconciler.importer.writing import ImportReport, ImportRun, finish_import
-from reconciler.remote.siro import MetricValue, RecordingValues, SiroClient
+from reconciler.remote.siro import MetricValue, SiroClient, SiroQuery
 
 __all__ = [
     "SIRO_MARKER",
     "SiroBuild",
     "build_siro_files",
-    "fetch_recordings",
     "format_instant",
     "run_siro_import",
 ]
 
 SIRO_MARKER = generated_marker("siro")
 
-Fetched = Mapping[str, RecordingValues | ApiError]
+Fetched = Mapping[str, Outcome]
 
 
 @dataclass(frozen=True)
@@ -68,47 +67,6 @@ def format_instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def fetch_recordings(
-    client: SiroClient,
-    settings: SiroSettings,
-    recording_ids: Sequence[str],
-    start: datetime,
-    end: datetime,
-) -> dict[str, RecordingValues | ApiError]:
-    """One request per recording, ``settings.concurrency`` at a time.
-
-    A per-recording failure is returned (reported with its recording); a 401 stops the run,
-    since no other request can succeed with the same token.
-    """
-    queue = iter(recording_ids)
-    results: dict[str, RecordingValues | ApiError] = {}
-    refused: list[AuthError] = []
-
-    async def worker() -> None:
-        for recording_id in queue:
-            if refused:
-                return
-            try:
-                results[recording_id] = await client.recording_values(
-                    settings.organization_id,
-                    settings.conversation_type_id,
-                    format_instant(start),
-                    format_instant(end),
-                    recording_id,
-                )
-            except AuthError as exc:
-                refused.append(exc)
-                return
-            except ApiError as exc:
-                results[recording_id] = exc
-
-    workers = max(1, min(settings.concurrency, len(recording_ids)))
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    if refused:
-        raise refused[0]
-    return {rid: results[rid] for rid in recording_ids}
-
-
 def _siro_value(value: MetricValue) -> SiroValue:
     return SiroValue(
         metric_type=value.metric_type,
@@ -116,7 +74,7 @@ def _siro_value(value: MetricValue) -> SiroValue:
         id=value.id,
         unit=value.unit,
         unit_abbreviated=value.unit_abbreviated,
-        description=value.description or "",
+        description=value.description,
         value=value.value,
         pass_rate=value.pass_rate,
     )
@@ -138,7 +96,10 @@ def build_siro_files(
         if isinstance(answer, ApiError):
             problems.append(_api_problem(recording_id, answer))
             continue
-        if answer.recordings_evaluated_count == 0 or not answer.metric_values:
+        if isinstance(answer, NeverEvaluated):
+            problems.append(Problem("error", recording_id, _NEVER_EVALUATED))
+            continue
+        if answer.count == 0 or not answer.metric_values:
             problems.append(Problem("warning", recording_id, _NO_VALUES))
             continue
         values = [_siro_value(v) for v in answer.metric_values]
@@ -156,6 +117,10 @@ def build_siro_files(
 _NO_VALUES = (
     "no values in the window (Siro evaluated no such recording between --start and --end); "
     "no record made, an existing file is kept"
+)
+_NEVER_EVALUATED = (
+    "Siro has never evaluated this recording (count 0 at any time up to --end): check the "
+    "recording id in the mapping"
 )
 _NOTHING_MAPPED = "none of its metrics has a mapping; no file written"
 
@@ -244,7 +209,13 @@ async def run_siro_import(
     partial: bool = False,
 ) -> ImportReport:
     """Fetch, map, validate with the spec loader, and write; the report says what happened."""
-    fetched = await fetch_recordings(client, settings, sorted(recordings), start, end)
+    query = SiroQuery(
+        settings.organization_id,
+        settings.conversation_type_id,
+        format_instant(start),
+        format_instant(end),
+    )
+    fetched = await fetch_values(client, query, sorted(recordings), batch_size=settings.batch_size)
     build = build_siro_files(settings, recordings, fetched, out_dir, partial=partial)
     return finish_import(
         loaded,

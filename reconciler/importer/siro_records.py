@@ -1,8 +1,10 @@
 """Siro metric values of one recording → customer-metric records, by the configured mapping.
 
 Pure: no I/O. Every value that cannot become a correct record becomes a :class:`Problem` naming the
-recording and the metric instead; nothing is ever guessed (a score is never clamped, a missing
-number never becomes 0).
+recording, the metric, the value and the rule instead; nothing is ever guessed (a score is never
+clamped unless the rule says so, a missing number never becomes 0). Only the fields a mapping uses
+are checked, where it uses them: Siro's answer is read as the vendor documents it, and a field no
+mapping uses (the vendor's own example has a ``passRate`` of 123) never fails a recording.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from reconciler.config import ScoreSource, SiroMetricMapping, SiroSettings, VerdictRule
+from reconciler.config import ScoreRule, SiroMetricMapping, SiroSettings, VerdictRule
+from reconciler.contract.siro import PASS_RATE_RANGE, SCORE_UNITS
 from reconciler.model import MetricRecord, Verdict
 
 __all__ = [
@@ -44,18 +47,18 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 class SiroValue:
     """One scorecard metric value for one recording, as the importer needs it."""
 
-    metric_type: str
-    name: str
-    id: str
-    unit: str = ""
-    unit_abbreviated: str = ""
-    description: str = ""
-    value: float | None = None
-    pass_rate: float | None = None
+    metric_type: str | None
+    name: str | None
+    id: str | None = None
+    unit: str | None = None
+    unit_abbreviated: str | None = None
+    description: str | None = None
+    value: object = None
+    pass_rate: object = None
 
     def describe(self) -> str:
         """How messages name this metric: its type, and its name when that says more."""
-        return f"{self.metric_type} {self.name!r}"
+        return f"{self.metric_type or '(no metricType)'} {self.name!r}"
 
 
 @dataclass(frozen=True, order=True)
@@ -118,8 +121,8 @@ def records_for_recording(
     by_type = {m.metric_type: m for m in settings.metrics if m.metric_type is not None}
     grouped: dict[str, tuple[SiroMetricMapping, list[SiroValue]]] = {}
     unmapped: list[SiroValue] = []
-    for value in sorted(values, key=lambda v: (v.metric_type, v.name, v.id)):
-        mapping = by_name.get(value.name) or by_type.get(value.metric_type)
+    for value in sorted(values, key=lambda v: (v.metric_type or "", v.name or "", v.id or "")):
+        mapping = by_name.get(value.name or "") or by_type.get(value.metric_type or "")
         if mapping is None:
             unmapped.append(value)
             continue
@@ -158,7 +161,8 @@ def _ambiguous(
 
 
 def _record(recording_id: str, mapping: SiroMetricMapping, value: SiroValue) -> MetricRecord:
-    score = _score(mapping.score, value) if mapping.score is not None else None
+    rule = mapping.score_rule
+    score = _score(rule, value) if rule is not None else None
     verdict = _verdict(mapping.verdict, value) if mapping.verdict is not None else None
     note = _note(mapping.note, recording_id, value) if mapping.note is not None else None
     try:
@@ -179,31 +183,64 @@ def _record(recording_id: str, mapping: SiroMetricMapping, value: SiroValue) -> 
         ) from None
 
 
-def _number(value: SiroValue, source: str) -> float:
+def _number(value: SiroValue, source: str, rule: str) -> float:
+    """The number a rule uses; absent, null or not a number is an error naming the rule."""
     number = value.pass_rate if source == "passRate" else value.value
     if number is None:
         raise _RecordError(
-            f"Siro sent no {source} (null or absent: nothing qualified in the window), so no "
-            "record is made"
+            f"Siro sent no {source} (null or absent: nothing qualified in the window), so "
+            f"{rule} makes no record"
         )
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise _RecordError(f"{source} {number!r} is not a number; {rule} needs one")
     if not math.isfinite(number):
-        raise _RecordError(f"{source} {number} is not a finite number")
-    return number
+        raise _RecordError(f"{source} {number} is not a finite number; {rule} needs one")
+    return float(number)
 
 
-def _score(source: ScoreSource, value: SiroValue) -> int | float:
-    number = _number(value, source)
-    if not 0 <= number <= 100:
-        unit = f" ({value.unit})" if value.unit and source == "value" else ""
-        raise _RecordError(
-            f"score from {source} {_display(number)}{unit} is outside 0-100; a score must be "
-            "0-100 (score from passRate, or make a verdict with a threshold)"
-        )
+def _score(rule: ScoreRule, value: SiroValue) -> int | float:
+    """The 0-100 score the rule makes of the number, or an error naming value and rule."""
+    said = rule.describe()
+    number = _number(value, rule.source, said)
+    shown = f"{rule.source} {_display(number)}" + (
+        f" ({value.unit})" if value.unit and rule.source == "value" else ""
+    )
+    if rule.range is not None:
+        low, high = rule.range
+        if not low <= number <= high and not rule.clamp:
+            raise _RecordError(
+                f"{shown} is outside [{low:g}, {high:g}] of {said} (add clamp: true to make "
+                "such values 0 or 100)"
+            )
+        score = (min(max(number, low), high) - low) / (high - low) * 100
+        return _display(round(score, 2))
+    low, high = PASS_RATE_RANGE
+    if rule.scale is not None:
+        score = number * rule.scale
+        if not low <= score <= high:
+            raise _RecordError(
+                f"{shown} scaled by {rule.scale:g} is {_display(score)}, outside 0-100 ({said})"
+            )
+        return _display(score)
+    _check_unit(rule, value, shown, said)
+    if not low <= number <= high:
+        raise _RecordError(f"{shown} is outside 0-100, what {said} accepts")
     return _display(number)
 
 
+def _check_unit(rule: ScoreRule, value: SiroValue, shown: str, said: str) -> None:
+    """A raw value is a score only when its unit is one: 45 seconds is not a score of 45."""
+    if rule.source != "value" or (value.unit or "").strip().lower() in SCORE_UNITS:
+        return
+    raise _RecordError(
+        f"{shown} is in unit {value.unit!r}, not a 0-100 score, so {said} cannot use it; write "
+        "score: {from: value, range: [low, high]} or {from: value, scale: N}"
+    )
+
+
 def _verdict(rule: VerdictRule, value: SiroValue) -> Verdict:
-    number = _number(value, rule.source)
+    said = f"verdict: {{from: {rule.source}, op: '{rule.op}', threshold: {rule.threshold:g}}}"
+    number = _number(value, rule.source, said)
     return "pass" if _COMPARE[rule.op](number, float(rule.threshold)) else "fail"
 
 
@@ -213,11 +250,11 @@ def _note(template: str, recording_id: str, value: SiroValue) -> str:
         "id": value.id,
         "metricType": value.metric_type,
         "name": value.name,
-        "passRate": None if value.pass_rate is None else _display(value.pass_rate),
+        "passRate": _shown(value.pass_rate),
         "recordingId": recording_id,
         "unit": value.unit,
         "unitAbbreviated": value.unit_abbreviated,
-        "value": None if value.value is None else _display(value.value),
+        "value": _shown(value.value),
     }
     used = _placeholders(template)
     missing = sorted(name for name in used if fields.get(name) is None)
@@ -234,6 +271,13 @@ def _note(template: str, recording_id: str, value: SiroValue) -> str:
 
 def _placeholders(template: str) -> set[str]:
     return {f for _, f, _, _ in Formatter().parse(template) if f}
+
+
+def _shown(number: object) -> object:
+    """A number for a note: without a spurious ``.0``; anything else as sent."""
+    if isinstance(number, int | float) and not isinstance(number, bool) and math.isfinite(number):
+        return _display(number)
+    return number
 
 
 def _display(number: float) -> int | float:

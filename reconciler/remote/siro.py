@@ -1,19 +1,29 @@
-"""The Siro client: scorecard metric values of one recording (siro.md).
+"""The Siro client: scorecard metric values aggregated over a batch of recordings.
 
 Siro authenticates with an OAuth access token in ``x-siro-auth-token`` that expires after 16 hours
 and allows 1000 requests per minute; :func:`siro_http_settings` turns that limit into the shared
 session's rate limiter, and a 429 without ``Retry-After`` falls back to exponential backoff there.
 Unknown ``metricType`` values are kept as strings: Siro adds types, and a new one must not crash
 an import.
+
+The response is read as the vendor's page shows it and nothing stricter: every field of a metric
+value is optional and its numbers are kept as sent (the vendor's own example has a ``passRate`` of
+123), because only the mapping knows which fields it uses and what it accepts there
+(``reconciler.importer.siro_records``). Paging and list encoding are assumptions read from the
+Siro registry (``reconciler.contract.siro``); a page chain that cannot be followed is an error,
+never a silent stop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from reconciler.contract.siro import LIST_ENCODING, NEXT_PAGE_PARAM
 from reconciler.errors import ApiError
 from reconciler.remote.http import (
     AuthScheme,
@@ -28,9 +38,10 @@ __all__ = [
     "KNOWN_METRIC_TYPES",
     "SIRO_AUTH",
     "VALUES_PATH",
+    "Aggregate",
     "MetricValue",
-    "RecordingValues",
     "SiroClient",
+    "SiroQuery",
     "siro_http_settings",
 ]
 
@@ -79,89 +90,119 @@ class _Lenient(BaseModel):
 
 
 class MetricValue(_Lenient):
-    """One scorecard metric's value. ``value`` is in its own ``unit``; ``pass_rate`` is 0–100.
-    Both are None when nothing qualified."""
+    """One scorecard metric's value, every field as sent (absent = None).
 
-    id: str
-    name: str
-    unit: str
-    unit_abbreviated: str
-    metric_type: str
+    ``value`` is in its own ``unit``; ``pass_rate`` is meant as 0-100. Both are kept untyped
+    (``object``) so that a field no mapping uses can never fail a recording; the importer checks
+    the ones a mapping uses, where it uses them.
+    """
+
+    id: str | None = None
+    name: str | None = None
+    unit: str | None = None
+    unit_abbreviated: str | None = None
+    metric_type: str | None = None
     description: str | None = None
-    value: float | None = None
-    pass_rate: float | None = Field(default=None, ge=0, le=100)
+    value: object = None
+    pass_rate: object = None
 
     @property
     def known_type(self) -> bool:
         return self.metric_type in KNOWN_METRIC_TYPES
 
 
-class RecordingValues(_Lenient):
-    """What Siro says about one recording in a window."""
+@dataclass(frozen=True)
+class SiroQuery:
+    """What every request of one import shares: organization, conversation type and window."""
 
-    recording_id: str
+    organization_id: str
+    conversation_type_id: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """What Siro says about a batch of recordings in a window: one aggregate over all of them."""
+
+    recording_ids: tuple[str, ...]
     recordings_evaluated_count: int
     metric_values: tuple[MetricValue, ...]
-    start_at: str
-    end_at: str
 
 
-class _Page(_Lenient):
-    recordings_evaluated_count: float
-    metric_values: list[MetricValue]
-    start_at: str
-    end_at: str
+class _Data(_Lenient):
+    recordings_evaluated_count: int
+    metric_values: list[MetricValue] = []
+
+
+def _list_param(values: Sequence[str]) -> list[str] | str:
+    """A list query parameter in the registry's encoding (``list_encoding``)."""
+    if len(values) == 1:
+        return values[0]
+    return list(values) if LIST_ENCODING == "repeat" else ",".join(values)
+
+
+def _name(ids: Sequence[str]) -> str:
+    """How messages name a batch: the recording, or the first ids and how many."""
+    if len(ids) == 1:
+        return f"recording {ids[0]}"
+    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return f"recordings {shown} ({len(ids)} in one request)"
 
 
 class SiroClient:
-    """Reads scorecard metric values, one request (or page chain) per recording."""
+    """Reads scorecard metric values of a batch of recordings, following every page."""
 
     def __init__(self, session: HttpSession) -> None:
         self.session = session
 
-    def _error(self, message: str, request: str, recording_id: str, **kw: Any) -> ApiError:
+    def _error(self, message: str, request: str, ids: Sequence[str], **kw: Any) -> ApiError:
         return ApiError(
-            self.session.redact(f"recording {recording_id}: {message}"),
+            self.session.redact(f"{_name(ids)}: {message}"),
             target=self.session.target,
             request=request,
             **kw,
         )
 
-    async def recording_values(
-        self,
-        organization_id: str,
-        conversation_type_id: str,
-        start: str,
-        end: str,
-        recording_id: str,
-    ) -> RecordingValues:
-        """Metric values of one recording (``filterBy=RECORDING``), following pages defensively.
+    async def values(self, query: SiroQuery, recording_ids: Sequence[str]) -> Aggregate:
+        """The aggregate over ``recording_ids`` (``filterBy=RECORDING``), every page of it.
 
-        ``start`` and ``end`` are ISO 8601 date-times. A 404 means Siro does not know the
-        recording (or the token's user cannot see it); the error says so.
+        A 404 means Siro does not know one of the recordings (or the token's user cannot see
+        it); the error says so and keeps status 404. ``hasNextPage`` with a null, empty or
+        repeated cursor is an error naming the recordings: the rest of the answer is unreadable,
+        and stopping quietly would write a partial import.
         """
+        ids = tuple(recording_ids)
         request = f"GET {VALUES_PATH}"
         params: dict[str, Any] = {
-            "requestedOrganizationId": organization_id,
-            "conversationTypeId": conversation_type_id,
-            "startAt": start,
-            "endAt": end,
-            "filterByIds": recording_id,
+            "requestedOrganizationId": query.organization_id,
+            "conversationTypeId": query.conversation_type_id,
+            "startAt": query.start,
+            "endAt": query.end,
+            "filterByIds": _list_param(ids),
             "filterBy": "RECORDING",
         }
-        pages: list[_Page] = []
+        pages: list[_Data] = []
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            body = await self._get(request, params, recording_id)
-            pages.append(self._parse_page(body, request, recording_id))
-            cursor = self._next_cursor(body)
-            if cursor is None or cursor in seen:
-                return self._merge(recording_id, pages)
+            body = await self._get(request, params, ids)
+            pages.append(self._parse_page(body, request, ids))
+            if body.get("hasNextPage") is not True:
+                return self._merge(ids, pages)
+            cursor = body.get("cursor")
+            if not isinstance(cursor, str) or not cursor or cursor in seen:
+                problem = "null or empty" if not cursor else f"repeated ({cursor!r})"
+                raise self._error(
+                    f"page {len(pages)} says hasNextPage but its cursor is {problem}; the "
+                    "remaining pages cannot be read, so nothing of this answer is used",
+                    request,
+                    ids,
+                )
             seen.add(cursor)
-            params = {**params, "cursor": cursor}
-        raise self._error("too many pages", request, recording_id)
+            params = {**params, NEXT_PAGE_PARAM: cursor}
+        raise self._error(f"more than {MAX_PAGES} pages", request, ids)
 
-    async def _get(self, request: str, params: dict[str, Any], recording_id: str) -> Any:
+    async def _get(self, request: str, params: dict[str, Any], ids: Sequence[str]) -> Any:
         try:
             response = await self.session.request(
                 "GET", VALUES_PATH, params=params, context=RequestContext()
@@ -172,40 +213,32 @@ class SiroClient:
                     f"Siro does not know this recording, or the token's user cannot see it "
                     f"({exc.message})",
                     request,
-                    recording_id,
+                    ids,
                     status=404,
                 ) from exc
             raise
         return response_json(response, request, self.session.target)
 
-    def _parse_page(self, body: Any, request: str, recording_id: str) -> _Page:
+    def _parse_page(self, body: Any, request: str, ids: Sequence[str]) -> _Data:
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-            raise self._error('malformed response: expected {"data": {...}}', request, recording_id)
+            raise self._error('malformed response: expected {"data": {...}}', request, ids)
+        data = body["data"]
+        if not isinstance(data.get("metricValues", []), list):
+            raise self._error("malformed response: data.metricValues is not a list", request, ids)
+        # A metric value that is not an object cannot be any mapping's: skip it, do not fail.
+        values = [v for v in data.get("metricValues", []) if isinstance(v, dict)]
         try:
-            return _Page.model_validate(body["data"])
+            return _Data.model_validate({**data, "metricValues": values})
         except ValidationError as exc:
             first = exc.errors(include_input=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             text = f"malformed response: data.{where}: {first['msg']}"
-            raise self._error(text, request, recording_id) from exc
+            raise self._error(text, request, ids) from exc
 
     @staticmethod
-    def _next_cursor(body: dict[str, Any]) -> str | None:
-        if body.get("hasNextPage") is not True:
-            return None
-        cursor = body.get("cursor")
-        if cursor is None or cursor == "":
-            return None
-        return str(cursor)
-
-    @staticmethod
-    def _merge(recording_id: str, pages: list[_Page]) -> RecordingValues:
-        first = pages[0]
-        values = tuple(v for page in pages for v in page.metric_values)
-        return RecordingValues(
-            recording_id=recording_id,
-            recordings_evaluated_count=int(first.recordings_evaluated_count),
-            metric_values=values,
-            start_at=first.start_at,
-            end_at=first.end_at,
+    def _merge(ids: tuple[str, ...], pages: list[_Data]) -> Aggregate:
+        return Aggregate(
+            recording_ids=ids,
+            recordings_evaluated_count=pages[0].recordings_evaluated_count,
+            metric_values=tuple(v for page in pages for v in page.metric_values),
         )

@@ -212,17 +212,20 @@ def test_score_outside_0_100_fails_the_run_and_writes_nothing(repo: Repo) -> Non
     result = repo.import_siro()
     _nothing_written(repo, result)
     assert (
-        "error: recording rec_2, metric REP_SPEAKER_SHARE 'Rep speaker share': score from value "
-        "140 (percent) is outside 0-100"
+        "error: recording rec_2, metric REP_SPEAKER_SHARE 'Rep speaker share': value 140 "
+        "(percent) is outside 0-100, what score: value accepts"
     ) in result.stderr
 
 
-def test_pass_rate_outside_0_100_from_siro_fails_the_run(repo: Repo) -> None:
+def test_a_mapped_pass_rate_outside_0_100_fails_the_run_naming_value_and_rule(repo: Repo) -> None:
     repo.add_recording("rec_1", GOOD_VALUES)
     repo.add_recording("rec_2", [metric("INTERACTIVITY_SCORE", "Interactivity", 6.5, 140.0)])
     result = repo.import_siro()
     _nothing_written(repo, result)
-    assert "recording rec_2: malformed response: data.metricValues.0.passRate" in result.stderr
+    assert (
+        "recording rec_2, metric INTERACTIVITY_SCORE 'Interactivity': passRate 140 is outside "
+        "0-100, what score: passRate accepts"
+    ) in result.stderr
     assert result.stderr.count("rec_2") == 1
 
 

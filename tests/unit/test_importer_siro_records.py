@@ -30,7 +30,7 @@ def value(metric_type: str = "INTERACTIVITY_SCORE", **kw: Any) -> SiroValue:
         "metric_type": metric_type,
         "name": kw.pop("name", metric_type.title()),
         "id": kw.pop("id", f"mv_{metric_type}"),
-        "unit": "percent",
+        "unit": kw.pop("unit", "percent"),
         "unit_abbreviated": "%",
     }
     return SiroValue(**base, **kw)
@@ -88,15 +88,104 @@ def test_integral_value_is_written_as_int() -> None:
 
 @pytest.mark.parametrize("number", [100.5, -1.0, 1800.0])
 def test_score_from_value_outside_0_100_is_an_error(number: float) -> None:
-    s = settings_of({"metricType": "CONVERSATION_TIME", "label": "Talk time", "score": "value"})
+    s = settings_of({"metricType": "REP_CONTROL", "label": "Control", "score": "value"})
     out = records_for_recording(
-        "rec_1", CONV, [value("CONVERSATION_TIME", value=number, pass_rate=50.0)], s
+        "rec_1", CONV, [value("REP_CONTROL", value=number, pass_rate=50.0)], s
     )
     assert not out.ok and not out.records
     (problem,) = out.problems
     text = str(problem)
-    assert "recording rec_1" in text and "CONVERSATION_TIME" in text
-    assert "outside 0-100" in text and "(percent)" in text
+    assert "recording rec_1" in text and "REP_CONTROL" in text
+    assert "outside 0-100" in text and "(percent)" in text and "score: value" in text
+
+
+#: The metric value of the vendor page's example response (contracts/vendor/), verbatim.
+VENDOR_EXAMPLE = {
+    "id": "metric_value_001",
+    "name": "Conversation Time",
+    "unit": "seconds",
+    "unitAbbreviated": "sec",
+    "metricType": "CONVERSATION_TIME",
+    "description": "Total duration of the conversation in seconds",
+    "value": 1800,
+    "passRate": 123,
+}
+
+
+def _vendor_value() -> SiroValue:
+    v = VENDOR_EXAMPLE
+    return SiroValue(
+        metric_type=str(v["metricType"]), name=str(v["name"]), id=str(v["id"]),
+        unit=str(v["unit"]), unit_abbreviated=str(v["unitAbbreviated"]),
+        description=str(v["description"]), value=v["value"], pass_rate=v["passRate"],
+    )  # fmt: skip
+
+
+def test_the_vendors_example_makes_a_record_when_pass_rate_is_not_mapped() -> None:
+    """Before, its passRate of 123 threw the whole recording away, mapped or not."""
+    s = settings_of(
+        {
+            "metricType": "CONVERSATION_TIME",
+            "label": "Short call",
+            "verdict": {"from": "value", "op": "<=", "threshold": 1800},
+            "note": "{value} {unitAbbreviated}",
+        }
+    )
+    out = records_for_recording("rec_1", CONV, [_vendor_value()], s)
+    assert out.ok
+    (record,) = out.records
+    assert (record.verdict, record.note) == ("pass", "1800 sec")
+
+
+def test_a_mapped_pass_rate_of_123_is_an_error_naming_recording_metric_value_and_rule() -> None:
+    s = settings_of({"metricType": "CONVERSATION_TIME", "label": "Rate", "score": "passRate"})
+    out = records_for_recording("rec_1", CONV, [_vendor_value()], s)
+    (problem,) = out.problems
+    assert str(problem) == (
+        "recording rec_1, metric CONVERSATION_TIME 'Conversation Time': passRate 123 is outside "
+        "0-100, what score: passRate accepts"
+    )
+
+
+def test_a_seconds_metric_cannot_become_a_score_as_it_is() -> None:
+    """Before, `score: value` made a 45-second CONVERSATION_TIME a score of 45."""
+    with pytest.raises(ValueError, match="CONVERSATION_TIME's value is in seconds"):
+        settings_of({"metricType": "CONVERSATION_TIME", "label": "Talk", "score": "value"})
+    # A type we cannot know the unit of is checked on the unit Siro sends.
+    s = settings_of({"name": "Call length", "label": "Talk", "score": "value"})
+    seconds = value("AI_METRIC", name="Call length", value=45, unit="seconds")
+    (problem,) = records_for_recording("rec_1", CONV, [seconds], s).problems
+    assert "value 45 (seconds) is in unit 'seconds', not a 0-100 score" in str(problem)
+
+
+@pytest.mark.parametrize(
+    ("rule", "number", "expected"),
+    [
+        ({"from": "value", "range": [0, 600]}, 45, 7.5),
+        ({"from": "value", "range": [0, 600]}, 600, 100),
+        ({"from": "value", "range": [0, 600], "clamp": True}, 900, 100),
+        ({"from": "value", "scale": 20}, 4, 80),
+    ],
+)
+def test_a_score_rule_converts_the_unit(
+    rule: dict[str, Any], number: float, expected: float
+) -> None:
+    s = settings_of({"metricType": "CONVERSATION_TIME", "label": "Talk", "score": rule})
+    (record,) = records_for_recording(
+        "rec_1", CONV, [value("CONVERSATION_TIME", value=number, unit="seconds")], s
+    ).records
+    assert record.score == expected
+
+
+def test_a_value_outside_the_range_is_an_error_unless_clamped() -> None:
+    rule = {"from": "value", "range": [0, 600]}
+    s = settings_of({"metricType": "CONVERSATION_TIME", "label": "Talk", "score": rule})
+    out = records_for_recording(
+        "rec_1", CONV, [value("CONVERSATION_TIME", value=601, unit="seconds")], s
+    )
+    assert "value 601 (seconds) is outside [0, 600] of score: {from: value, range: [0, 600]}" in (
+        str(out.problems[0])
+    )
 
 
 @pytest.mark.parametrize("source", ["passRate", "value"])

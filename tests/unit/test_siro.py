@@ -1,18 +1,22 @@
-"""The Siro client over real HTTP against the emulator's Siro endpoint; paging through a fake."""
+"""The Siro client over real HTTP against the emulator's Siro endpoint, paging included."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.errors import ApiError, AuthError
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.remote.siro import SIRO_AUTH, RecordingValues, SiroClient, siro_http_settings
+from reconciler.remote.siro import (
+    SIRO_AUTH,
+    Aggregate,
+    SiroClient,
+    SiroQuery,
+    siro_http_settings,
+)
 
 ORG = "org_123"
 TYPE = "7a1b2c3d-0000-4000-8000-000000000001"
@@ -42,20 +46,22 @@ def _seed(emulator: Any, recording: str = "rec_1") -> None:
 
 def _values(
     emulator: Any,
-    recording: str = "rec_1",
+    recording: str | list[str] = "rec_1",
     *,
     token: str | None = None,
     settings: HttpSettings = FAST,
     start: str = START,
     **session: Any,
-) -> RecordingValues:
+) -> Aggregate:
     endpoint = Endpoint(
         emulator.url, Secret(token or emulator.siro_token), "siro", "SIRO_AUTH_TOKEN"
     )
 
-    async def main() -> RecordingValues:
+    ids = [recording] if isinstance(recording, str) else recording
+
+    async def main() -> Aggregate:
         async with HttpSession(endpoint, settings, auth=SIRO_AUTH, **session) as http:
-            return await SiroClient(http).recording_values(ORG, TYPE, start, END, recording)
+            return await SiroClient(http).values(SiroQuery(ORG, TYPE, start, END), ids)
 
     return asyncio.run(main())
 
@@ -63,7 +69,7 @@ def _values(
 def test_recording_values_keep_unknown_metric_types(emulator: Any) -> None:
     _seed(emulator)
     values = _values(emulator)
-    assert values.recording_id == "rec_1" and values.recordings_evaluated_count == 1
+    assert values.recording_ids == ("rec_1",) and values.recordings_evaluated_count == 1
     first, second = values.metric_values
     assert (first.metric_type, first.value, first.pass_rate, first.known_type) == (
         "INTERACTIVITY_SCORE", 7.5, 80, True,
@@ -127,38 +133,53 @@ def test_default_settings_respect_the_documented_rate_limit() -> None:
     assert siro_http_settings(requests_per_minute=120).requests_per_second == 2
 
 
-def _paged(pages: dict[str | None, dict[str, Any]]) -> httpx.MockTransport:
-    """Siro documents a paging envelope but the values endpoint is not paginated in practice, so
-    the emulator never sets hasNextPage: only a fake can exercise the defensive paging."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=json.dumps(pages[request.url.params.get("cursor")]))
-
-    return httpx.MockTransport(answer)
+def test_a_list_goes_on_the_wire_as_a_repeated_parameter(emulator: Any) -> None:
+    """Before, a list became the literal text "['rec_1', 'rec_2']": one unknown recording."""
+    _seed(emulator)
+    _seed(emulator, "rec_2")
+    assert _values(emulator, ["rec_1", "rec_2"]).recordings_evaluated_count == 2
 
 
-def _page(value_id: str, cursor: str | None, more: bool) -> dict[str, Any]:
-    value = {"id": value_id, "name": value_id, "unit": "s", "unitAbbreviated": "s",
-             "metricType": "CONVERSATION_TIME", "value": 1}  # fmt: skip
-    data = {"recordingsEvaluatedCount": 1, "metricValues": [value], "startAt": START,
-            "endAt": END, "filterByIds": ["rec_1"], "filterBy": "RECORDING"}  # fmt: skip
-    return {"data": data, "cursor": cursor, "hasNextPage": more}
+def test_every_page_is_read(emulator_factory: Any) -> None:
+    emulator = emulator_factory(siro_page_size=1)
+    _seed(emulator)
+    values = _values(emulator)
+    assert [v.id for v in values.metric_values] == ["mv_1", "mv_2"]
+    assert emulator.request_counts()[("GET", "/v1/core/scorecards/scorecard-metrics/values")] == 2
 
 
-@pytest.mark.parametrize(
-    ("pages", "ids"),
-    [
-        ({None: _page("a", "c2", True), "c2": _page("b", None, False)}, ["a", "b"]),
-        ({None: _page("a", "c2", True), "c2": _page("b", "c2", True)}, ["a", "b"]),  # repeats
-        ({None: _page("a", None, True)}, ["a"]),  # hasNextPage without a cursor
-    ],
-)
-def test_pages_are_followed_defensively(pages: dict[str | None, Any], ids: list[str]) -> None:
-    endpoint = Endpoint("https://api.siro.ai", Secret("siro_token_0123456789"), "api.siro.ai")
+@pytest.mark.parametrize("broken", ["null", "repeat"])
+def test_a_broken_cursor_is_an_error_naming_the_recording(
+    emulator_factory: Any, broken: str
+) -> None:
+    """Before, hasNextPage with a null or repeated cursor stopped quietly after page 1."""
+    emulator = emulator_factory(siro_page_size=1, siro_broken_cursor=broken)
+    _seed(emulator)
+    with pytest.raises(ApiError) as caught:
+        _values(emulator)
+    message = str(caught.value)
+    assert "recording rec_1:" in message and "hasNextPage" in message
+    assert ("null or empty" if broken == "null" else "repeated") in message
 
-    async def main() -> RecordingValues:
-        async with HttpSession(endpoint, FAST, auth=SIRO_AUTH, transport=_paged(pages)) as http:
-            return await SiroClient(http).recording_values(ORG, TYPE, START, END, "rec_1")
 
-    values = asyncio.run(main())
-    assert [v.id for v in values.metric_values] == ids
+def test_the_vendors_own_example_response_is_read(emulator: Any) -> None:
+    """The vendor page's example, verbatim: passRate 123 is kept, not a malformed response."""
+    emulator.store.add_siro_recording(
+        "rec_1", organization_id=ORG, conversation_type_id=TYPE,
+        started_at="2026-01-15T10:00:00+00:00", metric_values=[VENDOR_EXAMPLE_VALUE],
+    )  # fmt: skip
+    (value,) = _values(emulator).metric_values
+    assert (value.metric_type, value.value, value.pass_rate) == ("CONVERSATION_TIME", 1800, 123)
+
+
+#: The metric value of the vendor page's example response (contracts/vendor/), verbatim.
+VENDOR_EXAMPLE_VALUE = {
+    "id": "metric_value_001",
+    "name": "Conversation Time",
+    "unit": "seconds",
+    "unitAbbreviated": "sec",
+    "metricType": "CONVERSATION_TIME",
+    "description": "Total duration of the conversation in seconds",
+    "value": 1800,
+    "passRate": 123,
+}

@@ -71,8 +71,16 @@ def _bypassed(host: str, no_proxy: str) -> bool:
     return any(e in {"*", name} or name.endswith("." + e) for e in entries)
 
 
-def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
-    return {k: str(v) for k, v in params.items()} if params else None
+def _query(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
+    """Query pairs in order; a list or tuple value repeats its parameter (``ids=a&ids=b``): the
+    list encoding is an assumption kept in the Siro registry (``list_encoding``)."""
+    if not params:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        items = value if isinstance(value, list | tuple) else (value,)
+        pairs.extend((key, str(item)) for item in items)
+    return tuple(pairs)
 
 
 class AiohttpWire:

@@ -22,6 +22,7 @@ __all__ = [
     "SCORE_UNITS",
     "SIRO",
     "UNKNOWN_RECORDING",
+    "VENDOR_EXAMPLE_METRIC_VALUE",
     "UnknownRecording",
 ]
 
@@ -61,6 +62,19 @@ METRIC_TYPE_UNITS: Final = {
     "REP_FILLER_WORDS_COUNT": "a count",
     "REP_WORDS_PER_MINUTE": "words per minute",
     "REP_FILLER_WORDS_PER_MIN": "words per minute",
+}
+
+#: The metric value of the vendor page's example response, verbatim: the evidence for
+#: ``pass_rate_range`` and ``metric_units``, and what tests feed the client and the importer.
+VENDOR_EXAMPLE_METRIC_VALUE: Final = {
+    "id": "metric_value_001",
+    "name": "Conversation Time",
+    "unit": "seconds",
+    "unitAbbreviated": "sec",
+    "metricType": "CONVERSATION_TIME",
+    "description": "Total duration of the conversation in seconds",
+    "value": 1800,
+    "passRate": 123,
 }
 
 SIRO = Registry(

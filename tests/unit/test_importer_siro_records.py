@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.config import SiroSettings
+from reconciler.contract.siro import VENDOR_EXAMPLE_METRIC_VALUE
 from reconciler.importer.siro_records import SiroValue, records_for_recording
 
 CONV = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -99,21 +100,8 @@ def test_score_from_value_outside_0_100_is_an_error(number: float) -> None:
     assert "outside 0-100" in text and "(percent)" in text and "score: value" in text
 
 
-#: The metric value of the vendor page's example response (contracts/vendor/), verbatim.
-VENDOR_EXAMPLE = {
-    "id": "metric_value_001",
-    "name": "Conversation Time",
-    "unit": "seconds",
-    "unitAbbreviated": "sec",
-    "metricType": "CONVERSATION_TIME",
-    "description": "Total duration of the conversation in seconds",
-    "value": 1800,
-    "passRate": 123,
-}
-
-
 def _vendor_value() -> SiroValue:
-    v = VENDOR_EXAMPLE
+    v = VENDOR_EXAMPLE_METRIC_VALUE
     return SiroValue(
         metric_type=str(v["metricType"]), name=str(v["name"]), id=str(v["id"]),
         unit=str(v["unit"]), unit_abbreviated=str(v["unitAbbreviated"]),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.contract.siro import VENDOR_EXAMPLE_METRIC_VALUE
 from reconciler.errors import ApiError, AuthError
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.remote.siro import (
@@ -166,20 +167,7 @@ def test_the_vendors_own_example_response_is_read(emulator: Any) -> None:
     """The vendor page's example, verbatim: passRate 123 is kept, not a malformed response."""
     emulator.store.add_siro_recording(
         "rec_1", organization_id=ORG, conversation_type_id=TYPE,
-        started_at="2026-01-15T10:00:00+00:00", metric_values=[VENDOR_EXAMPLE_VALUE],
+        started_at="2026-01-15T10:00:00+00:00", metric_values=[VENDOR_EXAMPLE_METRIC_VALUE],
     )  # fmt: skip
     (value,) = _values(emulator).metric_values
     assert (value.metric_type, value.value, value.pass_rate) == ("CONVERSATION_TIME", 1800, 123)
-
-
-#: The metric value of the vendor page's example response (contracts/vendor/), verbatim.
-VENDOR_EXAMPLE_VALUE = {
-    "id": "metric_value_001",
-    "name": "Conversation Time",
-    "unit": "seconds",
-    "unitAbbreviated": "sec",
-    "metricType": "CONVERSATION_TIME",
-    "description": "Total duration of the conversation in seconds",
-    "value": 1800,
-    "passRate": 123,
-}

@@ -1,7 +1,14 @@
 """The pull-request comment: summary table first, one collapsible block per conversation.
 
-User text (labels, externalIds, notes, server messages) is untrusted: it is shown in code spans
-(where Markdown, HTML and @mentions are inert) or escaped, so a note cannot restyle the comment,
+Each conversation's changes sit in a fenced ``diff`` block, as Atlantis and tfcmt show Terraform
+plans: GitHub colours a line by its first character (``+`` green, ``-`` red, ``!`` orange), and
+nothing inside a fence is Markdown or HTML. Marked-up list items were fragile: cmark-gfm, GitHub's
+parser, read ``**~ update**`` as the start of a strikethrough and showed the asterisks literally
+(docs/plan.md, "The pull-request comment").
+
+User text (labels, externalIds, notes, server messages) is untrusted: it is shown inside the fence
+(one line each, so it can never start a line and close the fence), in code spans, or escaped
+(where Markdown, HTML and @mentions are inert), so a note cannot restyle the comment,
 inject a link or ping anyone. The comment has a hard size cap below GitHub's 65,536 characters;
 when a plan is larger, whole conversations are left out (conflicts and errors kept first) and
 the comment says how many and how to see everything.
@@ -15,9 +22,9 @@ from collections import Counter
 
 from reconciler.plan.model import ACTION_ORDER, Action, Change, ConversationPlan, Plan
 from reconciler.render._values import (
-    SYMBOLS,
     ShownDiff,
     details,
+    headline,
     listed_changes,
     shown_conversations,
     verdict_line,
@@ -44,6 +51,18 @@ _SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("error", "error"),
     ("noop", "unchanged"),
 )
+#: The first character of a change's lines in the ``diff`` fence, which decides GitHub's colour:
+#: green for what is added, orange for what changes (Atlantis writes Terraform's ``~`` as ``!``),
+#: red for what needs a person (conflicts, errors, orphans to clear by hand), none for the rest.
+_DIFF_MARKERS: dict[Action, str] = {
+    Action.CREATE: "+",
+    Action.UPDATE: "!",
+    Action.RELABEL: "!",
+    Action.ADOPT: "!",
+    Action.CONFLICT: "-",
+    Action.ORPHAN: "-",
+    Action.ERROR: "-",
+}
 # Room kept for the note that says what was cut (it lists no ids, so its size is bounded).
 _CUT_NOTE_RESERVE = 600
 # Escaped wherever user text sits mid-line; line-start syntax (lists, headings, quotes) cannot
@@ -133,18 +152,33 @@ def _cut_note(cut: list[ConversationPlan]) -> str:
 def _conversation(conversation: ConversationPlan, *, verbose: bool) -> str:
     changes = listed_changes(conversation, verbose=verbose)
     opened = " open" if len(changes) <= OPEN_UP_TO else ""
-    lines = [
-        f"<details{opened}>",
-        f"<summary><code>{html.escape(conversation.id)}</code>: {_counts(conversation, changes)}"
-        "</summary>",
-        "",
-    ]
+    lines: list[str] = []
     if conversation.error is not None:
-        lines.append(f"- ❌ **error**: {escape(conversation.error)}")
+        lines.append(f"- error: {visible(conversation.error)}")
     for change in changes:
         lines.extend(_change(change))
-    lines += ["", "</details>", ""]
-    return "\n".join(lines) + "\n"
+    return (
+        "\n".join(
+            [
+                f"<details{opened}>",
+                f"<summary><code>{html.escape(conversation.id)}</code>: "
+                f"{_counts(conversation, changes)}</summary>",
+                "",
+                *_fenced("diff", lines),
+                "",
+                "</details>",
+                "",
+            ]
+        )
+        + "\n"
+    )
+
+
+def _fenced(language: str, lines: list[str]) -> list[str]:
+    """A fenced code block that no line of ``lines`` can close, whatever backticks it holds."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", *lines, fence]
 
 
 def _counts(conversation: ConversationPlan, changes: tuple[Change, ...]) -> str:
@@ -162,18 +196,20 @@ def _counts(conversation: ConversationPlan, changes: tuple[Change, ...]) -> str:
 
 
 def _change(change: Change) -> list[str]:
-    ident = code(change.external_id) if change.external_id is not None else "no externalId"
-    where = f" · {code(change.source)}" if change.source else ""
-    symbol = html.escape(SYMBOLS[change.action])
-    lines = [f"- **{symbol} {change.action.value}** {code(change.label)} ({ident}){where}"]
+    """A headline, then what it says and each field as ``-`` old / ``+`` new lines."""
+    marker = _DIFF_MARKERS.get(change.action, " ")
+    where = f"  ({visible(change.source)})" if change.source else ""
+    lines = [f"{marker} {change.action.value} {headline(change)}{where}"]
     if change.message:
-        lines.append(f"  - {escape(change.message)}")
-    lines.extend(f"  - {_field_line(d)}" for d in details(change))
+        lines.append(f"      {visible(change.message)}")
+    for diff in details(change):
+        lines.extend(_field_lines(diff))
     return lines
 
 
-def _field_line(diff: ShownDiff) -> str:
-    remark = f" _({escape(diff.remark)})_" if diff.remark else ""
+def _field_lines(diff: ShownDiff) -> list[str]:
+    remark = f"  ({diff.remark})" if diff.remark else ""
+    after = f"+     {diff.field}: {diff.after}{remark}"
     if not diff.before:
-        return f"{escape(diff.field)}: {code(diff.after)}{remark}"
-    return f"{escape(diff.field)}: {code(diff.before)} → {code(diff.after)}{remark}"
+        return [after]
+    return [f"-     {diff.field}: {diff.before}", after]

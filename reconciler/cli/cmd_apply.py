@@ -119,7 +119,9 @@ def apply(
         raise ConfigError("--shard plans one shard; a saved --plan FILE already is one")
     _require_approval_channel(options)
     saved = read_plan_file(plan_file, option="--plan") if plan_file is not None else None
-    with Workspace.load(config_file=config_file, target=target, api_url=api_url) as workspace:
+    with Workspace.load(
+        config_file=config_file, target=target, api_url=api_url, pause_gc=True
+    ) as workspace:
         if saved is not None:
             plan = _accept_saved(workspace, saved)
         else:

@@ -110,7 +110,9 @@ def plan(
     Exit 0 on success, 1 on any error or conflict; with --detailed-exitcode, 2 when there are
     changes to apply.
     """
-    with Workspace.load(config_file=config_file, target=target, api_url=api_url) as workspace:
+    with Workspace.load(
+        config_file=config_file, target=target, api_url=api_url, pause_gc=True
+    ) as workspace:
         made = plan_in_scope(workspace, paths, scoping, adopt=adopt)
     sys.exit(publish(made, fmt=fmt, out=out, verbose=verbose, detailed=detailed_exitcode))
 

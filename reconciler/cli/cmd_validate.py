@@ -57,7 +57,7 @@ def validate(
     try:
         loaded = load_config(config_file)
         files = len(discover_spec_files(spec_paths(loaded, paths, cwd=_HERE)))
-        state = load_desired(loaded, paths, cwd=_HERE, use_cache=not no_cache)
+        state = load_desired(loaded, paths, cwd=_HERE, use_cache=not no_cache, pause_gc=True)
     except SpecError as exc:
         _report_failure(exc.issues, files, output_format)
         raise SystemExit(EXIT_ERROR) from None

@@ -44,7 +44,12 @@ class _HideInjectedDrops(logging.Filter):
 
 
 _DROP_FILTER = _HideInjectedDrops()
-logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)
+
+
+def _hide_injected_drops() -> None:
+    """Installed when a server starts, not at import: importing the emulator (the ``local``
+    target does) must not reconfigure a host application's logging. Adding it again is a no-op."""
+    logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -70,6 +75,8 @@ def _url(sock: socket.socket) -> str:
 def _uvicorn_config(
     app: EmulatorApp, *, http: str = "auto", loop: str = "asyncio", access_log: bool = False
 ) -> Any:
+    """Every way of serving goes through here, so it is where the server's logging is set."""
+    _hide_injected_drops()
     return uvicorn.Config(
         app,
         lifespan="off",

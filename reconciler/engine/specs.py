@@ -35,13 +35,20 @@ def load_desired(
     *,
     cwd: Path,
     use_cache: bool = True,
+    pause_gc: bool = False,
 ) -> DesiredState:
-    """Load and check the specs; raises SpecError with every problem of the run."""
+    """Load and check the specs; raises SpecError with every problem of the run.
+
+    ``pause_gc`` is process-wide (see spec.loader.gc_paused): the program's entry point opts in.
+    """
     cache_dir = spec_cache_dir(loaded) if use_cache else None
-    return load_specs(spec_paths(loaded, paths, cwd=cwd), root=loaded.root, cache_dir=cache_dir)
+    where = spec_paths(loaded, paths, cwd=cwd)
+    return load_specs(where, root=loaded.root, cache_dir=cache_dir, pause_gc=pause_gc)
 
 
-def load_planned(loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path) -> DesiredState:
+def load_planned(
+    loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path, pause_gc: bool = False
+) -> DesiredState:
     """What ``plan`` and ``apply`` work on: PATH arguments inside the specs choose conversations.
 
     When every file named is one of the configured spec files, each conversation those files
@@ -53,11 +60,11 @@ def load_planned(loaded: LoadedConfig, paths: Sequence[Path] = (), *, cwd: Path)
     configured specs are a spec set of their own and are planned as they are.
     """
     if not paths:
-        return load_desired(loaded, cwd=cwd)
-    named = load_desired(loaded, paths, cwd=cwd)
+        return load_desired(loaded, cwd=cwd, pause_gc=pause_gc)
+    named = load_desired(loaded, paths, cwd=cwd, pause_gc=pause_gc)
     if not _all_configured(loaded, spec_paths(loaded, paths, cwd=cwd)):
         return named
-    return restrict(load_desired(loaded, cwd=cwd), named.conversations)
+    return restrict(load_desired(loaded, cwd=cwd, pause_gc=pause_gc), named.conversations)
 
 
 def _all_configured(loaded: LoadedConfig, given: Sequence[Path]) -> bool:

@@ -63,8 +63,10 @@ class Workspace:
         target: str | None = None,
         api_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        pause_gc: bool = False,
     ) -> None:
         self.loaded = loaded
+        self._pause_gc = pause_gc
         self._root = root
         self._target = target
         self._api_url = api_url
@@ -84,6 +86,7 @@ class Workspace:
         api_url: str | None = None,
         environ: Mapping[str, str] | None = None,
         state_dir: Path | None = None,
+        pause_gc: bool = False,
     ) -> Workspace:
         """Read the configuration: ``config_file``, else the nearest reconciler.yaml from ``root``.
 
@@ -93,11 +96,21 @@ class Workspace:
         throw-away copies of the specs. ``environ`` (default: ``os.environ``, read when needed)
         is where tokens and ``ZELTO_API_URL`` come from. The target is chosen lazily, after the
         specs have loaded, so that a spec mistake is reported before a missing token.
+        ``pause_gc`` pauses Python's cyclic garbage collector while specs load and freezes what
+        they built: faster for a short-lived program (the CLI asks for it), but process-wide, so
+        a long-running service embedding the engine decides for itself (spec.loader.gc_paused).
         """
         loaded = load_config(config_file, cwd=root.absolute())
         if state_dir is not None:
             loaded = replace(loaded, state_root=state_dir.absolute())
-        return cls(loaded, root=root, target=target, api_url=api_url, environ=environ)
+        return cls(
+            loaded,
+            root=root,
+            target=target,
+            api_url=api_url,
+            environ=environ,
+            pause_gc=pause_gc,
+        )
 
     # --- specs ------------------------------------------------------------------------------
     def spec_files(self, paths: Sequence[Path] = ()) -> list[Path]:
@@ -109,7 +122,9 @@ class Workspace:
 
         Raises SpecError listing every problem of the run.
         """
-        return load_desired(self.loaded, paths, cwd=self._root, use_cache=use_cache)
+        return load_desired(
+            self.loaded, paths, cwd=self._root, use_cache=use_cache, pause_gc=self._pause_gc
+        )
 
     # --- target -----------------------------------------------------------------------------
     @property
@@ -177,7 +192,7 @@ class Workspace:
         label = scope_label(changed_since, shard)
         if offline:
             return self._offline(paths, changed_since, shard, label, on_note, adopt=adopt)
-        everything = load_planned(self.loaded, paths, cwd=self._root)
+        everything = load_planned(self.loaded, paths, cwd=self._root, pause_gc=self._pause_gc)
         self._resolve()  # a missing token is reported before git or the network are asked
         desired = everything
         change = None

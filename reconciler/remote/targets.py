@@ -185,10 +185,8 @@ def resolve_siro(
 
 @contextmanager
 def open_target(resolved: ResolvedTarget) -> Iterator[Endpoint]:
-    """The endpoint to talk to; for an emulator target, the embedded emulator runs meanwhile.
-
-    The emulator serves both APIs, so its endpoint also carries ``siro``.
-    """
+    """The Zelto endpoint to talk to; for an emulator target, the embedded emulator runs
+    meanwhile."""
     if not resolved.is_emulator:
         assert resolved.url is not None and resolved.token is not None
         yield Endpoint(
@@ -223,18 +221,11 @@ def _embedded_emulator(resolved: ResolvedTarget) -> Iterator[Endpoint]:
             f"It is local test state: delete {state} to start afresh."
         ) from exc
     try:
-        siro = Endpoint(
-            url=handle.url,
-            token=Secret(handle.siro_token),
-            name=resolved.name,
-            token_source="the embedded emulator",
-        )
         yield Endpoint(
             url=handle.url,
             token=Secret(handle.zelto_api_key),
             name=resolved.name,
             token_source="the embedded emulator",
-            siro=siro,
         )
     finally:
         handle.stop()

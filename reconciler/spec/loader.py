@@ -19,7 +19,7 @@ import importlib.metadata
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -50,6 +50,7 @@ from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
 __all__ = [
     "CACHE_FAMILY",
     "PARALLEL_MIN_BYTES",
+    "gc_paused",
     "load_spec_sources",
     "load_specs",
     "loader_version",
@@ -74,13 +75,16 @@ def load_specs(
     root: Path,
     cache_dir: Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
+    pause_gc: bool = False,
 ) -> DesiredState:
     """Load, check and merge the specs under ``paths``; SpecError lists every problem of the run.
 
     Locations are relative to ``root`` (the config folder) when the file is inside it.
     ``cache_dir`` (usually ``<root>/.reconciler/cache``) enables the caches: the content-hash
     cache of per-file results, the stat index (unchanged files are not even read) and the
-    snapshot of the whole merged load.
+    snapshot of the whole merged load. ``pause_gc`` is a process-wide choice, so the caller
+    makes it (the CLI does; a long-running service embedding the library may not want it): see
+    :func:`gc_paused`.
     """
     started = _clock()  # before any file is looked at: see statindex (racily clean)
     issues: list[Issue] = []
@@ -95,7 +99,8 @@ def load_specs(
     if index is not None:
         index.save()
     caches = _Caches(cache_dir) if cache_dir else None
-    return _load(specs, issues, caches, max_file_bytes)
+    with gc_paused() if pause_gc else nullcontext():
+        return _load_all(specs, issues, caches, max_file_bytes)
 
 
 def load_spec_sources(
@@ -112,7 +117,7 @@ def load_spec_sources(
             issues.append(_size_issue(display, len(data), max_file_bytes))
         else:
             kept.append(_Spec(display, content_key(data), data, None))
-    return _load(kept, issues, None, max_file_bytes)
+    return _load_all(kept, issues, None, max_file_bytes)
 
 
 class _Spec(NamedTuple):
@@ -233,15 +238,17 @@ def loader_version() -> str:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building tens of thousands of long-lived objects.
 
-    Every allocation burst triggers collections that rescan everything built so far, and nothing
-    built here is garbage; on a warm (cached) load this is a large part of the time. On success
-    the survivors are frozen (``gc.freeze``): otherwise the first allocation after re-enabling
-    runs one collection over all of them (~0.09 s for 20,000 records), and every later full
-    collection would scan them again. Freezing stops only *cyclic* collection of those objects;
-    the plain records built here hold no cycles, and are freed as usual when dropped.
+    Process-wide (every thread, and the survivors stay frozen), so only a program's entry point
+    should choose it: ``load_specs(pause_gc=True)``. Every allocation burst triggers collections
+    that rescan everything built so far, and nothing built here is garbage; on a warm (cached)
+    load this is a large part of the time. On success the survivors are frozen (``gc.freeze``):
+    otherwise the first allocation after re-enabling runs one collection over all of them
+    (~0.09 s for 20,000 records), and every later full collection would scan them again.
+    Freezing stops only *cyclic* collection of those objects; the plain records built here hold
+    no cycles, and are freed as usual when dropped.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -254,13 +261,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _load(
-    specs: list[_Spec], issues: list[Issue], caches: _Caches | None, max_bytes: int
-) -> DesiredState:
-    with _gc_paused():
-        return _load_all(specs, issues, caches, max_bytes)
 
 
 def _load_all(

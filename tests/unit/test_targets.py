@@ -193,7 +193,6 @@ def test_local_target_starts_the_emulator_with_its_state_file(tmp_path: Path) ->
     with open_target(resolved) as endpoint:
         assert endpoint.name == "local"
         assert endpoint.url.startswith("http://127.0.0.1:")
-        assert endpoint.siro is not None
         assert asyncio.run(submit_then_read()) == 1
     assert (tmp_path / "deep/dir/state.sqlite").exists()
 

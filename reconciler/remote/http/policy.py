@@ -108,13 +108,12 @@ BEARER = AuthScheme(
 class Endpoint:
     """Where requests go and with which credential. ``name`` is what plans and reports print;
     ``token_source`` says where the token came from (a variable name or file), for messages.
-    ``siro`` is set when the target also serves the Siro API (the embedded emulator)."""
+    Nothing here is specific to one API: which API a URL serves is the caller's business."""
 
     url: str
     token: Secret
     name: str
     token_source: str = ""
-    siro: Endpoint | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ __all__ = [
     "DeclaredRecord",
     "DesiredState",
     "Kind",
+    "LenientModel",
     "MetricRecord",
     "RemoteRecord",
     "SpecDocument",
@@ -97,6 +98,16 @@ class StrictModel(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
     )
+
+
+class LenientModel(StrictModel):
+    """The base of every model read from a vendor's API (Zelto's and Siro's answers).
+
+    Like :class:`StrictModel` (immutable, camelCase on the wire) except that unknown keys are
+    ignored: a field the vendor adds later must not break a plan or an import.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class MetricRecord(StrictModel):
@@ -195,10 +206,8 @@ class DesiredState:
         return sum(len(records) for records in self.conversations.values())
 
 
-class RemoteRecord(StrictModel):
+class RemoteRecord(LenientModel):
     """A CustomerMetric as the API returns it (zelto.md). Unknown extra fields are ignored."""
-
-    model_config = ConfigDict(extra="ignore")  # a field the vendor adds must not break a plan
 
     id: str
     organization_id: str

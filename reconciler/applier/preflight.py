@@ -17,7 +17,6 @@ from reconciler.plan.model import (
     Action,
     Change,
     ConversationPlan,
-    Masked,
     Plan,
     RecordFields,
     mask_value,
@@ -141,12 +140,7 @@ def check_threshold(plan: Plan, settings: ApplySettings, *, force: bool) -> None
 
 def has_masked_values(plan: Plan) -> bool:
     """Whether any write carries a masked value, which apply must replace before sending."""
-    return any(
-        isinstance(value, dict) and "sensitive" in value
-        for _, change in plan.writes()
-        if change.after is not None
-        for value in change.after.compared().values()
-    )
+    return any(change.after is not None and change.after.masked() for _, change in plan.writes())
 
 
 def unmask(plan: Plan, desired: DesiredState) -> Plan:
@@ -168,15 +162,15 @@ def _unmask_in(conversation: ConversationPlan, desired: DesiredState) -> Convers
 def _unmask_change(conversation: ConversationPlan, change: Change, desired: DesiredState) -> Change:
     if change.after is None:  # a write always has values; a hand-edited plan may not
         return change
-    planned = change.after.compared()
-    masked = [name for name, value in planned.items() if _is_masked(value)]
+    masked = change.after.masked()
     if not masked:
         return change
+    planned = change.after.compared()
     real = _declared_fields(conversation, change, desired)
     if real is None:
         raise _specs_changed(conversation, change, "record is no longer declared")
-    for name in masked:
-        if mask_value(real[name]) != Masked.model_validate(planned[name]):
+    for name, digest in masked.items():
+        if mask_value(real[name]) != digest:
             raise _specs_changed(
                 conversation,
                 change,
@@ -184,10 +178,6 @@ def _unmask_change(conversation: ConversationPlan, change: Change, desired: Desi
             )
     values = {**planned, **{name: real[name] for name in masked}}
     return change.model_copy(update={"after": RecordFields.from_compared(values)})
-
-
-def _is_masked(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"sensitive"}
 
 
 def _declared_fields(

@@ -37,6 +37,7 @@ __all__ = [
     "PlanFormatError",
     "RecordFields",
     "Summary",
+    "as_masked",
     "field_diffs",
     "mask_value",
     "plan_json_schema",
@@ -89,6 +90,19 @@ class Masked(StrictModel):
     sensitive: str = Field(description="sha256 digest of the value, to detect a changed secret.")
 
 
+def as_masked(value: Any) -> Masked | None:
+    """The :class:`Masked` a value is, also in its JSON form (diffs and saved plans hold that);
+    None for a real value. The one test of "is this masked" that renderers and apply use."""
+    if isinstance(value, Masked):
+        return value
+    if isinstance(value, dict) and set(value) == {"sensitive"}:
+        try:
+            return Masked.model_validate(value)
+        except ValidationError:
+            return None
+    return None
+
+
 def mask_value(value: Any) -> Masked | None:
     """The masked form of a value; None stays None (absent is not a secret)."""
     if value is None:
@@ -115,6 +129,14 @@ class RecordFields(StrictModel):
     def compared(self) -> dict[str, Any]:
         """Back to the compared-field dict (camelCase keys, masked values as dicts)."""
         return self.model_dump(mode="json")
+
+    def masked(self) -> dict[str, Masked]:
+        """The masked fields, by their compared-field name (``note``, ``metricId``, ...)."""
+        return {
+            info.alias or name: value
+            for name, info in type(self).model_fields.items()
+            if isinstance(value := getattr(self, name), Masked)
+        }
 
     def post_body(self) -> dict[str, Any]:
         """The POST body for these fields: declared ones only, none as null (Zelto registry:

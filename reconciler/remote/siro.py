@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError
 
 from reconciler.contract.siro import LIST_ENCODING, NEXT_PAGE_PARAM
 from reconciler.errors import ApiError
+from reconciler.model import LenientModel
 from reconciler.remote.http import (
     AuthScheme,
     HttpSession,
@@ -83,13 +83,7 @@ def siro_http_settings(
     )
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="ignore", alias_generator=to_camel, populate_by_name=True
-    )
-
-
-class MetricValue(_Lenient):
+class MetricValue(LenientModel):
     """One scorecard metric's value, every field as sent (absent = None).
 
     ``value`` is in its own ``unit``; ``pass_rate`` is meant as 0-100. Both are kept untyped
@@ -130,9 +124,9 @@ class Aggregate:
     metric_values: tuple[MetricValue, ...]
 
 
-class _Data(_Lenient):
+class _Data(LenientModel):
     recordings_evaluated_count: int
-    metric_values: list[MetricValue] = []
+    metric_values: list[MetricValue] = Field(default_factory=list)
 
 
 def _list_param(values: Sequence[str]) -> list[str] | str:

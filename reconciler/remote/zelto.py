@@ -18,11 +18,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import TypeAdapter, ValidationError
 
 from reconciler.errors import ApiError, AuthError
-from reconciler.model import RemoteRecord
+from reconciler.model import LenientModel, RemoteRecord
 from reconciler.remote.http import HttpSession, RequestContext
 
 __all__ = [
@@ -55,15 +54,7 @@ ASSUMED = ZeltoAssumptions()
 ReadResult = list[RemoteRecord] | ApiError
 
 
-class _Lenient(BaseModel):
-    """Server models ignore unknown fields: a new field in Zelto's answer must not break us."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="ignore", alias_generator=to_camel, populate_by_name=True
-    )
-
-
-class Conversation(_Lenient):
+class Conversation(LenientModel):
     """The part of ``GET /v1/conversations/{id}`` the reconciler needs (catalogs map per agent)."""
 
     id: str
@@ -71,19 +62,19 @@ class Conversation(_Lenient):
     name: str | None = None
 
 
-class Agent(_Lenient):
+class Agent(LenientModel):
     id: str
     name: str
     external_id: str | None = None
     provider: str | None = None
 
 
-class _RecordPage(_Lenient):
+class _RecordPage(LenientModel):
     data: list[RemoteRecord]
     next_cursor: str | None = None
 
 
-class _AgentPage(_Lenient):
+class _AgentPage(LenientModel):
     data: list[Agent]
     next_cursor: str | None = None
 

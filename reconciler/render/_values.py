@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.plan.model import Action, Change, ConversationPlan, FieldDiff, Plan
+from reconciler.plan.model import Action, Change, ConversationPlan, FieldDiff, Plan, as_masked
 
 SYMBOLS: dict[Action, str] = {
     Action.CREATE: "+",
@@ -66,16 +66,13 @@ def visible(text: str, *, all_spaces: bool = False) -> str:
     return stripped + "·" * (len(body) - len(stripped))
 
 
-def is_masked(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"sensitive"}
-
-
 def show_value(value: Any, *, all_spaces: bool = False, start: int = 0) -> str:
     """One value for display: strings quoted with whitespace visible and cut when long."""
     if value is None:
         return "(none)"
-    if is_masked(value):
-        return f"(sensitive, {str(value['sensitive'])[:15]}…)"
+    masked = as_masked(value)
+    if masked is not None:
+        return f"(sensitive, {masked.sensitive[:15]}…)"
     if isinstance(value, str):
         return _quoted(value, all_spaces=all_spaces, start=start)
     return str(value)
@@ -114,7 +111,7 @@ def shown_diff(diff: FieldDiff, action: Action) -> ShownDiff:
     before = show_value(diff.before, all_spaces=spaces, start=start)
     after = show_value(diff.after, all_spaces=spaces, start=start)
     remark = "whitespace only" if spaces else ""
-    if is_masked(diff.before) and is_masked(diff.after):
+    if as_masked(diff.before) is not None and as_masked(diff.after) is not None:
         remark = "sensitive value changes"
     if diff.clears:
         after = "(not on the new record)" if action is Action.RELABEL else "(cleared)"

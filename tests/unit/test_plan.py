@@ -128,3 +128,18 @@ def test_with_conversations_keeps_the_plan_and_counts_again() -> None:
     assert [c.id for c in narrowed.conversations] == ["bbbb"]
     assert (narrowed.summary.error, narrowed.summary.update) == (0, 1)
     assert (narrowed.target, narrowed.scope, narrowed.existing_managed) == ("local", "shard 1/2", 7)
+
+
+def test_masked_is_a_type_whether_built_or_read_back_from_json() -> None:
+    from reconciler.plan.model import Masked, RecordFields, as_masked, mask_value
+
+    digest = mask_value("secret")
+    assert digest is not None
+    fields = RecordFields.from_compared({"label": "A", "note": digest.model_dump(mode="json")})
+    assert isinstance(fields.note, Masked)
+    assert fields.masked() == {"note": digest}
+    assert as_masked(digest.model_dump(mode="json")) == digest  # a diff's JSON form
+    assert as_masked(digest) == digest
+    assert as_masked({"sensitive": "x", "other": 1}) is None  # not the shape of a digest
+    assert as_masked({"sensitive": 5}) is None
+    assert as_masked("sha256:abc") is None

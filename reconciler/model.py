@@ -5,9 +5,10 @@ limits), so that every mistake is caught offline. Remote records come from the A
 about fields the vendor may add later (``extra="ignore"``): a new server field must not break
 a plan.
 
-Comparison happens on *normalised* values only (semantics.md §3): absent equals null, scores compare
-as numbers (92 == 92.0), ``metricId`` compares case-insensitively, notes compare exactly. Without
-this, upper-case UUIDs from a server produce thousands of false changes (measured.md).
+Comparison happens on *normalised* values only (docs/semantics.md §3): absent equals null, scores
+compare as numbers (92 == 92.0), ``metricId`` compares case-insensitively, notes compare exactly.
+Without this, upper-case UUIDs from a server make a false change of every record (see
+docs/semantics.md §6).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ Score = Annotated[
     StrictFloat, Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(_whole_as_int)
 ]
 
-#: The fields a plan compares (semantics.md §3). Server-owned fields never make a diff.
+#: The fields a plan compares (docs/semantics.md §3). Server-owned fields never make a diff.
 COMPARED_FIELDS: tuple[str, ...] = ("label", "verdict", "score", "note", "metricId", "externalId")
 
 
@@ -207,7 +208,7 @@ class DesiredState:
 
 
 class RemoteRecord(LenientModel):
-    """A CustomerMetric as the API returns it (zelto.md). Unknown extra fields are ignored."""
+    """A CustomerMetric as the API returns it (docs/zelto-api.md); unknown fields are ignored."""
 
     id: str
     organization_id: str

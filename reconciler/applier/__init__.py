@@ -1,4 +1,4 @@
-"""Apply: a checked plan in, POSTs out, and a report of what converged (semantics.md §4).
+"""Apply: a checked plan in, POSTs out, and a report of what converged (docs/semantics.md §4).
 
 ``preflight`` holds the checks that refuse a whole apply before anything is written (target,
 errors, conflicts, changed secrets, the safety threshold); ``run`` carries the writes out and reads

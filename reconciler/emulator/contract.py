@@ -1,7 +1,7 @@
 """Every rule and constant the emulator takes from the contract documents, in one place.
 
 Each name says where it comes from: DOC = stated in the vendor's public docs (as summarised in
-``contracts/zelto.md`` / ``contracts/siro.md``); ASSUMED = our reading of what the docs leave open,
+``docs/zelto-api.md`` / ``docs/siro-api.md``); ASSUMED = our reading of what the docs leave open,
 which the client must treat defensively and the emulator implements exactly one way (here);
 EMULATOR = a choice that only the emulator makes (there is no real behaviour to copy).
 """
@@ -12,7 +12,7 @@ import re
 import uuid
 from typing import Final
 
-# --- Zelto: customer-metric request body (DOC, zelto.md "POST .../customer-metrics") -----------
+# --- Zelto: customer-metric request body (DOC, docs/zelto-api.md "POST .../customer-metrics") -----
 LABEL_MIN_LENGTH: Final = 1  # DOC
 LABEL_MAX_LENGTH: Final = 255  # DOC
 SCORE_MIN: Final = 0.0  # DOC
@@ -24,19 +24,20 @@ METRIC_INPUT_FIELDS: Final = ("label", "verdict", "score", "note", "metricId", "
 # DOC: "Provide at least one of verdict or score".
 AT_LEAST_ONE_OF: Final = ("verdict", "score")
 
-# ASSUMED (zelto.md): a resubmit is a FULL replace; fields left out of the body are cleared
+# ASSUMED (docs/zelto-api.md): a resubmit is a FULL replace; fields left out of the body are cleared
 # (store.py, Store._upsert_metric).
 # EMULATOR: fields the documented schema does not know are rejected (422) rather than ignored, so
 # a client that sends extra keys (e.g. the spec-only `adopt`) is caught in tests.
 REJECT_UNKNOWN_FIELDS: Final = True
 # EMULATOR: `null` values are rejected (422): the documented request schema has no nullable field,
-# and a client must leave a field out to clear it (zelto.md, full replace).
+# and a client must leave a field out to clear it (docs/zelto-api.md, full replace).
 REJECT_NULL_VALUES: Final = True
-# ASSUMED (zelto.md): a metricId that is not a metric on the call's agent is rejected with a 4xx.
+# ASSUMED (docs/zelto-api.md): a metricId that is not a metric on the call's agent is rejected
+# with a 4xx.
 # EMULATOR: an agent with no declared metrics (none in the seed) accepts any well-formed metricId,
 # because the real list of an org's metrics is not readable through the API.
 AGENT_WITHOUT_METRICS_ACCEPTS_ANY_METRIC_ID: Final = True
-# ASSUMED (zelto.md): externalId is not unique server-side; only label is the upsert key
+# ASSUMED (docs/zelto-api.md): externalId is not unique server-side; only label is the upsert key
 # (the UNIQUE (conversation_id, label) constraint in store.py).
 # ASSUMED: the upsert key compares labels exactly (case and whitespace matter).
 # ASSUMED: GET .../customer-metrics lists records in creation order (a replace keeps the place).
@@ -63,12 +64,12 @@ ERROR_CODE_RATE_LIMITED: Final = "rate_limited"
 # EMULATOR: the order of checks. Auth first, then the organization's metrics switch (a property
 # of the key, not of the conversation), then the conversation, then the body.
 
-# --- Zelto: agents listing (DOC, zelto.md "Agents") ----------------------------------------------
+# --- Zelto: agents listing (DOC, docs/zelto-api.md "Agents") --------------------------------------
 AGENTS_LIMIT_MIN: Final = 1  # DOC
 AGENTS_LIMIT_MAX: Final = 200  # DOC
 AGENTS_LIMIT_DEFAULT: Final = 50  # DOC
 
-# --- Zelto: webhook (DOC, zelto.md "Conversations") ----------------------------------------------
+# --- Zelto: webhook (DOC, docs/zelto-api.md "Conversations") --------------------------------------
 WEBHOOK_PROVIDER_HEADER: Final = "x-zelto-provider"  # DOC
 WEBHOOK_PROVIDERS: Final = ("zelto", "vapi", "retell", "livekit")  # DOC
 WEBHOOK_DEFAULT_PROVIDER: Final = "zelto"  # DOC
@@ -87,7 +88,7 @@ STATUS_WEBHOOK_RECEIVED: Final = 200  # ASSUMED
 ZELTO_AUTH_HEADER: Final = "authorization"  # DOC: "Authorization: Bearer <API key>"
 ZELTO_AUTH_SCHEME: Final = "bearer"  # DOC
 
-# --- Siro (DOC, siro.md) -------------------------------------------------------------------------
+# --- Siro (DOC, docs/siro-api.md) -----------------------------------------------------------------
 SIRO_AUTH_HEADER: Final = "x-siro-auth-token"  # DOC
 SIRO_REQUESTS_PER_MINUTE: Final = 1000  # DOC: 1000 requests per token per minute
 SIRO_RATE_WINDOW_SECONDS: Final = 60.0  # DOC ("per minute")
@@ -136,7 +137,7 @@ SIRO_METRIC_TYPES: Final = (  # DOC (25 values)
 # EMULATOR: several recordings aggregate as the mean of the non-null values (DOC only says values
 # "aggregate over all of filterByIds").
 # ASSUMED: the endpoint is not paginated in practice: cursor null, hasNextPage false.
-# DOC (siro.md response example): pageSize 0, limit 0, total null.
+# DOC (docs/siro-api.md response example): pageSize 0, limit 0, total null.
 SIRO_ENVELOPE_PAGE_SIZE: Final = 0
 SIRO_ENVELOPE_LIMIT: Final = 0
 # EMULATOR: the order of checks: auth (401), rate limit (429), parameters (422), organization

@@ -1,4 +1,7 @@
-"""The emulator's own exceptions (it shares nothing with the client side, see architecture.md)."""
+"""The emulator's own exceptions.
+
+It shares nothing with the client side (docs/architecture.md).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /webhooks/calls``: a call upload creates or updates a conversation (zelto.md).
+"""``POST /webhooks/calls``: a call upload creates or updates a conversation (docs/zelto-api.md).
 
 The upload is deduplicated by ``call.externalId``: re-uploading the same call updates the same
 conversation in place. The agent is named by ``agentId`` (must exist) or ``agent.externalId``

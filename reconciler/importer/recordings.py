@@ -1,8 +1,8 @@
 """The recording → conversation mapping: inline in reconciler.yaml and/or a CSV or YAML file.
 
-No API links a Siro recording to a Zelto conversation (siro.md), so this mapping is data the user
-keeps in the repository. It is checked like a spec: every problem is reported with its place, all
-at once, and a recording or a conversation appearing twice names both places.
+No API links a Siro recording to a Zelto conversation (docs/siro-api.md), so this mapping is data
+the user keeps in the repository. It is checked like a spec: every problem is reported with its
+place, all at once, and a recording or a conversation appearing twice names both places.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A plan: what would change, as sorted, serialisable value objects (semantics.md §3).
+"""A plan: what would change, as sorted, serialisable value objects (docs/semantics.md §3).
 
 The same objects are the planner's output, the renderers' input, the saved plan file
 (``plan --out``) and the applier's input, so there is one definition of each field. They are
@@ -52,7 +52,7 @@ class PlanFormatError(ReconcilerError):
 
 
 class Action(StrEnum):
-    """What the planner decided for one record (semantics.md §3)."""
+    """What the planner decided for one record (docs/semantics.md §3)."""
 
     NOOP = "noop"
     CREATE = "create"

@@ -1,7 +1,7 @@
 """Desired × current → Plan: the reconciler's decisions, pure (no I/O, no printing, no clock).
 
 Every declared record and every remote record of a planned conversation lands in exactly one
-place of the plan (semantics.md §3):
+place of the plan (docs/semantics.md §3):
 
 - a declared record: one change (create, update, relabel, conflict/adopt, error) or the ``noop``
   count;
@@ -232,7 +232,7 @@ def _decide(
         return _change(Action.ERROR, item, holder, None, rules, message=problem)
     declared_fields = compared_declared(record, metric_id)
     if holder is not None and holder.external_id == record.external_id:
-        # Compare plain dicts first: most records are unchanged (measured.md).
+        # Compare plain dicts first: most records are unchanged (docs/semantics.md §6).
         if compared_remote(holder) == declared_fields:
             return None
         wanted = RecordFields.from_compared(declared_fields)

@@ -1,4 +1,4 @@
-"""The Siro client: scorecard metric values aggregated over a batch of recordings.
+"""The Siro client (docs/siro-api.md): scorecard metric values aggregated over recordings.
 
 Siro authenticates with an OAuth access token in ``x-siro-auth-token`` that expires after 16 hours
 and allows 1000 requests per minute; :func:`siro_http_settings` turns that limit into the shared

@@ -1,6 +1,6 @@
 """Which API a command talks to, with which token, and starting the embedded emulator for ``local``.
 
-Precedence (semantics.md §5), strongest first: ``--api-url`` / ``ZELTO_API_URL`` (token from
+Precedence (docs/semantics.md §5), strongest first: ``--api-url`` / ``ZELTO_API_URL`` (token from
 ``ZELTO_API_KEY``), then ``--target NAME``, then ``defaultTarget``, then ``local``. Tokens come
 only from the environment or a file named in config, never from argv, so they do not end up in
 shell history or process listings. Plain ``http://`` is allowed for loopback only: anything else
@@ -144,7 +144,7 @@ def resolve_target(
     api_url: str | None,
     environ: Mapping[str, str],
 ) -> ResolvedTarget:
-    """Pick the target by the precedence of semantics.md §5 and find its token.
+    """Pick the target by the precedence of docs/semantics.md §5 and find its token.
 
     An explicit ``--target`` beside a URL (``--api-url``, or ``ZELTO_API_URL`` left exported,
     e.g. from ``emulator serve``) is refused: silently preferring either would send a plan or

@@ -5,8 +5,8 @@ redaction are the same as everywhere else. Responses are validated here: a body 
 documented shape becomes an :class:`~reconciler.errors.ApiError` naming the request, never a
 ``KeyError`` deep in the planner.
 
-What zelto.md marks ASSUMED is collected in :data:`ASSUMED`, so that one edit changes it when Zelto
-documents otherwise (the emulator implements the same reading, so tests exercise it).
+What docs/zelto-api.md marks ASSUMED is collected in :data:`ASSUMED`, so that one edit changes it
+when Zelto documents otherwise (the emulator implements the same reading, so tests exercise it).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ZeltoAssumptions:
-    """Undocumented behaviour this client relies on (zelto.md, ASSUMED), in one place."""
+    """Undocumented behaviour this client relies on (docs/zelto-api.md, ASSUMED), in one place."""
 
     #: A successful submit answers 200 or 201; any 2xx counts (the session returns only 2xx).
     submit_success: str = "any 2xx"

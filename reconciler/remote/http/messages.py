@@ -1,9 +1,9 @@
 """Turning failed HTTP exchanges into one readable line.
 
-Zelto's error body shape is not public (zelto.md: ASSUMED "JSON with a human-readable message
-somewhere in it"); Siro documents ``{"error": "..."}`` and Zod's ``{"name": "ZodError", "issues":
-[...]}``. So the message is looked for wherever it usually is, shown verbatim, and truncated: we
-never guess more than the server said.
+Zelto's error body shape is not public (docs/zelto-api.md: ASSUMED "JSON with a human-readable
+message somewhere in it"); Siro documents ``{"error": "..."}`` and Zod's ``{"name": "ZodError",
+"issues": [...]}``. So the message is looked for wherever it usually is, shown verbatim, and
+truncated: we never guess more than the server said.
 """
 
 from __future__ import annotations

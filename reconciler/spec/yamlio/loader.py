@@ -1,8 +1,8 @@
 """YAML in, plain Python values out, with every node's place kept and hostile input refused.
 
 Spec and config files are read with ruamel.yaml's C parser (``ruamel.yaml.clib``): it composes the
-node tree, which keeps ``file:line:column`` for every node, at a fraction of the round-trip
-loader's cost (measured.md). The tree is then turned into dicts, lists and scalars here rather than
+node tree, which keeps ``file:line:column`` for every node, at a fraction of the round-trip loader's
+cost (docs/semantics.md §6). The tree is then turned into dicts, lists and scalars here rather than
 by ruamel's constructor, so that the checks that keep a reconciler safe happen in the same walk:
 
 * aliases are refused: ruamel keeps them as shared references, so an alias bomb loads instantly and

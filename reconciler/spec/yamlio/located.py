@@ -6,8 +6,8 @@ model, so spec files and ``reconciler.yaml`` read the same way. A caller supplie
 function for field-specific wording; without it pydantic's message is used.
 
 Errors are read with ``errors(include_input=False)``: rendering inputs walks them, and that hangs
-on shared (aliased) structures (measured.md). Union members each report their own error; they are
-collapsed into one issue per place.
+on shared (aliased) structures (docs/semantics.md §6). Union members each report their own error;
+they are collapsed into one issue per place.
 """
 
 from __future__ import annotations

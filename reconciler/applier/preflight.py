@@ -18,7 +18,6 @@ from reconciler.plan.model import (
     Change,
     ConversationPlan,
     Plan,
-    RecordFields,
     mask_value,
 )
 
@@ -165,7 +164,6 @@ def _unmask_change(conversation: ConversationPlan, change: Change, desired: Desi
     masked = change.after.masked()
     if not masked:
         return change
-    planned = change.after.compared()
     real = _declared_fields(conversation, change, desired)
     if real is None:
         raise _specs_changed(conversation, change, "record is no longer declared")
@@ -176,8 +174,8 @@ def _unmask_change(conversation: ConversationPlan, change: Change, desired: Desi
                 change,
                 f"the sensitive field {name} no longer matches the plan's digest",
             )
-    values = {**planned, **{name: real[name] for name in masked}}
-    return change.model_copy(update={"after": RecordFields.from_compared(values)})
+    after = change.after.replaced({name: real[name] for name in masked})
+    return change.model_copy(update={"after": after})
 
 
 def _declared_fields(

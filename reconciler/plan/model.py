@@ -112,7 +112,13 @@ def mask_value(value: Any) -> Masked | None:
 
 
 class RecordFields(StrictModel):
-    """The compared fields of one record, normalised (absent = null)."""
+    """The compared fields of one record, normalised (absent = null).
+
+    The one representation of a record's fields from the planner to the POST body: built once
+    from the normalised comparison (``from_compared``), masked and unmasked in place
+    (``replaced``), diffed field by field (``value``), and turned into a dict only for the
+    request (``post_body``) or a saved plan.
+    """
 
     label: str
     external_id: str | None = None
@@ -130,6 +136,15 @@ class RecordFields(StrictModel):
         """Back to the compared-field dict (camelCase keys, masked values as dicts)."""
         return self.model_dump(mode="json")
 
+    def value(self, name: str) -> Any:
+        """One field by its compared-field name (``metricId``), masked values in JSON form."""
+        found = getattr(self, _ATTRIBUTES[name])
+        return found.model_dump(mode="json") if isinstance(found, Masked) else found
+
+    def replaced(self, values: dict[str, Any]) -> RecordFields:
+        """A copy with some fields (by compared-field name) replaced: masking and unmasking."""
+        return self.model_copy(update={_ATTRIBUTES[name]: v for name, v in values.items()})
+
     def masked(self) -> dict[str, Masked]:
         """The masked fields, by their compared-field name (``note``, ``metricId``, ...)."""
         return {
@@ -142,6 +157,12 @@ class RecordFields(StrictModel):
         """The POST body for these fields: declared ones only, none as null (Zelto registry:
         ``null_in_body``). Every declared field goes in, because a POST is a full replace."""
         return {k: v for k, v in self.compared().items() if v is not None}
+
+
+#: Compared-field name (camelCase, as in COMPARED_FIELDS) → RecordFields attribute.
+_ATTRIBUTES: dict[str, str] = {
+    info.alias or name: name for name, info in RecordFields.model_fields.items()
+}
 
 
 class FieldDiff(StrictModel):
@@ -160,12 +181,11 @@ class FieldDiff(StrictModel):
 
 def field_diffs(before: RecordFields | None, after: RecordFields | None) -> tuple[FieldDiff, ...]:
     """The compared fields that differ, in COMPARED_FIELDS order."""
-    old = before.compared() if before is not None else {}
-    new = after.compared() if after is not None else {}
     return tuple(
-        FieldDiff(field=name, before=old.get(name), after=new.get(name))
+        FieldDiff(field=name, before=old, after=new)
         for name in COMPARED_FIELDS
-        if old.get(name) != new.get(name)
+        if (old := before.value(name) if before is not None else None)
+        != (new := after.value(name) if after is not None else None)
     )
 
 

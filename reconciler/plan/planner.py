@@ -25,6 +25,7 @@ from typing import Any
 
 from reconciler.contract.zelto import UPSERT_KEY
 from reconciler.model import (
+    COMPARED_FIELDS,
     CatalogEntry,
     DeclaredRecord,
     DesiredState,
@@ -53,6 +54,9 @@ __all__ = [
     "plan_conversation",
     "upsert_key",
 ]
+
+
+_COMPARED = frozenset(COMPARED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -343,10 +347,9 @@ def _mask_fields(fields: RecordFields | None, sensitive: frozenset[str]) -> Reco
     """Replace sensitive values by their digests: a plan shows that they change, not what."""
     if fields is None or not sensitive:
         return fields
-    values = fields.compared()
-    for name in sensitive & values.keys():
-        values[name] = _masked_json(values[name])
-    return RecordFields.from_compared(values)
+    return fields.replaced(
+        {name: mask_value(fields.value(name)) for name in sorted(sensitive & _COMPARED)}
+    )
 
 
 def _mask_diffs(diffs: tuple[FieldDiff, ...], sensitive: frozenset[str]) -> tuple[FieldDiff, ...]:

@@ -18,6 +18,7 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,6 +162,7 @@ async def _apply(emulator: RunningEmulator, plan: Plan) -> None:
     assert report.ok, report.summary.line()
 
 
+@pytest.mark.slow  # 60 examples: 12 s to 31 s on the shared 2-core machine
 @settings(
     max_examples=60,
     deadline=None,

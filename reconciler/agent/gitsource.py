@@ -24,6 +24,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.files import write_atomically
 
 __all__ = [
     "TOKEN_ENV",
@@ -171,10 +172,8 @@ class GitSource:
 
     def _askpass(self) -> Path:
         path = self.cache_dir / "askpass.sh"
-        if not path.exists() or path.read_text(encoding="utf-8") != _ASKPASS:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(_ASKPASS, encoding="utf-8")
-            path.chmod(0o700)
+        write_atomically(path, _ASKPASS, private=True)
+        path.chmod(0o700)
         return path
 
     def git(

@@ -33,6 +33,7 @@ from reconciler.agent.verify import CommitVerifier, UntrustedCommitError
 from reconciler.applier import ApplyReport
 from reconciler.engine.workspace import Workspace
 from reconciler.errors import ApiError, ConfigError, ReconcilerError, SpecError, StalePlanError
+from reconciler.files import ensure_state_dir
 from reconciler.plan.model import Plan
 from reconciler.plan.shard import Shard
 
@@ -97,9 +98,8 @@ class Reconciler:
         self.passes = 0
         self._on_pass = on_pass
         self._lock = threading.Lock()
-        self._source = GitSource(
-            settings.repo, settings.branch, settings.agent_dir / "git", environ=self.environ
-        )
+        cache = ensure_state_dir(settings.state_dir, "agent", "git")
+        self._source = GitSource(settings.repo, settings.branch, cache, environ=self.environ)
         self._verifier = (
             CommitVerifier(settings.signers, self._source) if settings.signers else None
         )

@@ -14,7 +14,6 @@ applied revision (``docs/agent.md``); ``schemas/agent-status.schema.json`` is ge
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError
 
 from reconciler.applier import ApplySummary
+from reconciler.files import read_regular, write_atomically
 from reconciler.model import StrictModel
 from reconciler.plan.model import Summary
 
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 STATUS_FORMAT_VERSION = 1
+_MAX_STATUS_BYTES = 1 << 20
 ConditionType = Literal["Ready", "Reconciling", "Stalled"]
 
 
@@ -127,14 +128,12 @@ def agent_status_json_schema() -> dict[str, Any]:
 def load_status(path: Path) -> AgentStatus | None:
     """The status a previous run saved, or None (first start, or a file that is not ours)."""
     try:
-        return AgentStatus.model_validate_json(path.read_bytes())
+        data, _ = read_regular(path, _MAX_STATUS_BYTES)
+        return AgentStatus.model_validate_json(data)
     except (OSError, ValidationError):
         return None
 
 
 def save_status(path: Path, status: AgentStatus) -> None:
     """Write atomically: a crash mid-write leaves the previous status, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(status.to_json_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    write_atomically(path, json.dumps(status.to_json_dict(), indent=2) + "\n")

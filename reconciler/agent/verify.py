@@ -15,9 +15,11 @@ from pathlib import Path
 
 from reconciler.agent.gitsource import GitError, GitSource, Revision
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.files import ensure_state_dir, read_regular
 
 __all__ = ["CommitVerifier", "UntrustedCommitError"]
 
+_MAX_SIGNERS_BYTES = 1 << 20
 _PGP_BLOCK = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 _WHY = {
     "N": "it is not signed",
@@ -39,7 +41,7 @@ class CommitVerifier:
 
     def __init__(self, signers: Path, source: GitSource) -> None:
         try:
-            text = signers.read_text(encoding="utf-8")
+            text = read_regular(signers, _MAX_SIGNERS_BYTES)[0].decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"--verify-commits {signers}: cannot read it ({exc})") from None
         self._signers = signers.resolve()
@@ -74,9 +76,8 @@ class CommitVerifier:
 
     def _import_pgp_keys(self) -> Path:
         """A keyring holding exactly the file's keys, each trusted fully (it is the allow-list)."""
-        home = self._source.cache_dir / "gnupg"
-        home.mkdir(parents=True, exist_ok=True)
-        home.chmod(0o700)
+        home = ensure_state_dir(self._source.cache_dir, "gnupg")
+        home.chmod(0o700)  # gpg refuses a home others can read
         base = ["gpg", "--batch", "--quiet", "--homedir", str(home)]
         _run([*base, "--import", str(self._signers)])
         listing = _run([*base, "--with-colons", "--fingerprint", "--list-keys"])

@@ -95,7 +95,12 @@ class PlanSettings(StrictModel):
     concurrency: int = Field(default=32, ge=1, le=256, description="GETs in flight while planning.")
     requests_per_second: float | None = Field(default=None, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=100, description="null = no count; retrySeconds bounds retries."
+    )
+    retry_seconds: float = Field(
+        default=60.0, ge=0, le=3600, description="How long one request's failures are retried."
+    )
 
 
 class ApplySettings(StrictModel):
@@ -104,7 +109,12 @@ class ApplySettings(StrictModel):
         default=None, gt=0, description="null = no limit beyond concurrency."
     )
     timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=100, description="null = no count; retrySeconds bounds retries."
+    )
+    retry_seconds: float = Field(
+        default=60.0, ge=0, le=3600, description="How long one request's failures are retried."
+    )
     max_update_percent: float = Field(default=30, ge=0, le=100)
     min_existing_for_threshold: int = Field(default=10, ge=0)
 

@@ -9,7 +9,6 @@ would send the token in clear text. TLS verification is always on; there is no s
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from urllib.parse import urlsplit
 from reconciler.config import DEFAULT_TOKEN_ENV, LoadedConfig, SiroSettings, Target
 from reconciler.errors import ConfigError
 from reconciler.remote.http import Endpoint, Secret
+from reconciler.remote.http.urls import check_api_url
 
 __all__ = [
     "API_KEY_ENV",
     "API_URL_ENV",
     "ResolvedTarget",
-    "check_url",
     "open_target",
     "resolve_siro",
     "resolve_target",
@@ -50,36 +49,6 @@ class ResolvedTarget:
     @property
     def is_emulator(self) -> bool:
         return self.emulator_state is not None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, what: str) -> str:
-    """The URL without a trailing slash, or ConfigError when it is unusable or unsafe."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    if parts.scheme not in {"https", "http"} or not host:
-        raise ConfigError(f"{what}: expected an https:// URL with a host, got {parts.scheme}://…")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            f"{what}: the URL for {host} contains credentials; put the token in an "
-            "environment variable instead"
-        )
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigError(
-            f"{what}: plain http:// to {host} would send the token unencrypted; use https:// "
-            "(http:// is allowed only for loopback addresses)"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{what}: the URL for {host} must not have a query or fragment")
-    return url.strip().rstrip("/")
 
 
 def _host_name(url: str) -> str:
@@ -131,7 +100,7 @@ def _from_target(
     if target.emulator is not None:
         return ResolvedTarget(name=name, emulator_state=loaded.resolve_state(target.emulator))
     assert target.url is not None  # Target's validator guarantees exactly one of the two
-    url = check_url(target.url, f"target '{name}'")
+    url = check_api_url(target.url, f"target '{name}'")
     purpose = f"target '{name}'"
     token, source = _configured_token(loaded, target.token_file, target.token_env, environ, purpose)
     return ResolvedTarget(name=name, url=url, token=token, token_source=source)
@@ -156,7 +125,7 @@ def resolve_target(
     direct = api_url or from_env
     if direct is not None:
         what = "--api-url" if api_url else API_URL_ENV
-        url = check_url(direct, what)
+        url = check_api_url(direct, what)
         token = _token_from_env(environ, API_KEY_ENV, url)
         return ResolvedTarget(name=_host_name(url), url=url, token=token, token_source=API_KEY_ENV)
     name = target or loaded.config.default_target
@@ -176,7 +145,7 @@ def resolve_siro(
     loaded: LoadedConfig, settings: SiroSettings, environ: Mapping[str, str]
 ) -> Endpoint:
     """The Siro endpoint of ``reconciler import siro``, with the same URL and token rules."""
-    url = check_url(settings.url, "siro.url")
+    url = check_api_url(settings.url, "siro.url")
     token, source = _configured_token(
         loaded, settings.token_file, settings.token_env, environ, "Siro"
     )

@@ -10,7 +10,8 @@ import pytest
 from reconciler.config import Config, LoadedConfig, SiroSettings, Target
 from reconciler.errors import ConfigError
 from reconciler.remote.http import HttpSession, HttpSettings
-from reconciler.remote.targets import check_url, open_target, resolve_siro, resolve_target
+from reconciler.remote.http.urls import check_api_url as check_url
+from reconciler.remote.targets import open_target, resolve_siro, resolve_target
 from reconciler.remote.zelto import ZeltoClient
 
 TOKEN = "zk_live_0123456789abcdef"

@@ -17,9 +17,11 @@ import httpx
 from reconciler.config import ApplySettings, PlanSettings
 from reconciler.contract.zelto import TRANSIENT_STATUSES as ZELTO_TRANSIENT_STATUSES
 from reconciler.errors import ApiError
+from reconciler.remote.http.redaction import REDACTED, redact
 
 __all__ = [
     "BEARER",
+    "MAX_RESPONSE_BYTES",
     "REDACTED",
     "TRANSIENT_STATUSES",
     "Attempt",
@@ -42,7 +44,11 @@ __all__ = [
 TRANSIENT_STATUSES: frozenset[int] = ZELTO_TRANSIENT_STATUSES
 
 TransportName = Literal["aiohttp", "httpx"]
-REDACTED = "***"
+#: The default cap on a response body, decoded: far above any listing the clients read (a
+#: conversation's metrics, a page of comments), far below what would exhaust memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+#: How long transient failures of one request are retried, by default.
+DEFAULT_RETRY_SECONDS = 60.0
 
 
 class Secret:
@@ -74,14 +80,6 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled")
-
-
-def redact(text: str, *secrets: Secret | None) -> str:
-    """``text`` with every occurrence of each secret's value replaced by ``***``."""
-    for secret in secrets:
-        if secret is not None and secret.reveal():
-            text = text.replace(secret.reveal(), REDACTED)
-    return text
 
 
 @dataclass(frozen=True)
@@ -123,15 +121,29 @@ class HttpSettings:
     concurrency: int = 8
     requests_per_second: float | None = None
     timeout_seconds: float = 30.0
-    max_attempts: int = 5
+    #: None: no count; ``retry_seconds`` alone bounds the retries of a request.
+    max_attempts: int | None = None
+    #: Transient failures are retried until this long after the request's first attempt: a
+    #: budget in time outlasts a bad minute, where a count runs out in seconds.
+    retry_seconds: float = DEFAULT_RETRY_SECONDS
     backoff_base_seconds: float = 0.25
     backoff_cap_seconds: float = 30.0
+    #: The longest single wait, whatever ``Retry-After`` asks.
     retry_after_cap_seconds: float = 60.0
+    #: An overall deadline for the session's work (``--deadline``), from its creation.
+    deadline_seconds: float | None = None
     transport: TransportName = "aiohttp"
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.max_attempts < 1 or self.timeout_seconds <= 0:
-            raise ValueError("concurrency, max_attempts and timeout_seconds must be positive")
+        if self.concurrency < 1 or self.timeout_seconds <= 0:
+            raise ValueError("concurrency and timeout_seconds must be positive")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ValueError("max_attempts must be positive or None")
+        if self.retry_seconds < 0 or self.max_response_bytes < 1:
+            raise ValueError("retry_seconds and max_response_bytes must be positive")
+        if self.deadline_seconds is not None and self.deadline_seconds <= 0:
+            raise ValueError("deadline_seconds must be positive or None")
         if self.requests_per_second is not None and self.requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive or None")
 
@@ -143,6 +155,7 @@ class HttpSettings:
             "requests_per_second": settings.requests_per_second,
             "timeout_seconds": settings.timeout_seconds,
             "max_attempts": settings.max_attempts,
+            "retry_seconds": settings.retry_seconds,
         }
         values.update(overrides)
         return cls(**values)
@@ -213,7 +226,7 @@ def response_json(response: httpx.Response, request: str, target: str) -> Any:
     """The parsed JSON body, or an ApiError naming the request when it is not JSON."""
     try:
         return response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # a hostile body nests deeper than the stack
         raise ApiError(
             f"malformed response: HTTP {response.status_code} body is not JSON",
             target=target,

@@ -4,10 +4,12 @@ A request goes through four gates, in this order: the *stop gate* (after :meth:`
 or once any response was a 401, nothing new starts), a *slot* (at most ``concurrency`` requests in
 flight), the optional *rate limiter* (requests spaced ``1 / requests_per_second`` apart), then the
 wire. Transient failures (connect errors, timeouts, dropped connections, 408/425/429/5xx
-gateways) are retried with exponential backoff and full jitter, honouring ``Retry-After``;
-everything else becomes an :class:`~reconciler.errors.ApiError` that names the request and the
-target, with the server's own message. Retrying is safe for our writes because Zelto's POST
-upserts on (conversation, label).
+gateways) are retried with exponential backoff and full jitter, honouring ``Retry-After``, for
+``retry_seconds`` after the request's first attempt, within the session's deadline
+(:mod:`~reconciler.remote.http.retry` decides); everything else becomes an
+:class:`~reconciler.errors.ApiError` that names the request and the target, with the
+server's own message. Retrying is safe for our writes because Zelto's POST upserts on
+(conversation, label).
 
 A 401 closes the stop gate from inside the attempt, before its slot is freed: a session holds one
 credential, so once it is refused no other request can succeed, and a request queued for that
@@ -19,8 +21,10 @@ default connection pool is CPU-bound at ~150 req/s once 32+ requests are in flig
 (encode/httpx#3215); ``bench/bench_transport.py`` measured the alternatives, and aiohttp's pool
 won (see :mod:`reconciler.remote.http.wire` and docs/performance.md).
 
-Credentials live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, and every
-message built here is passed through :func:`redact` before it is raised.
+Credentials live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, travel
+per request (never as a default header, which aiohttp would copy onto a proxy's CONNECT), and
+only to the endpoint's own origin (the session builds every URL from it). Every message built
+here is passed through :func:`redact` before it is cut or raised.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from reconciler.errors import ApiError, AuthError
 from reconciler.remote.http.messages import (
     describe_transport_error,
     is_certificate_error,
+    is_proxy_refusal,
     server_message,
     status_text,
 )
@@ -53,11 +58,17 @@ from reconciler.remote.http.policy import (
     RequestContext,
     RequestStoppedError,
     SessionStats,
-    backoff_delay,
     parse_retry_after,
     redact,
 )
-from reconciler.remote.http.wire import AiohttpWire, TransportWire, Wire, env_proxy
+from reconciler.remote.http.retry import RateLimiter, RetryClock
+from reconciler.remote.http.wire import (
+    AiohttpWire,
+    BodyTooLargeError,
+    TransportWire,
+    Wire,
+    env_proxy,
+)
 
 __all__ = ["HttpSession"]
 
@@ -75,20 +86,10 @@ _TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class _RateLimiter:
-    """Spaces request starts evenly; reserving a start time is synchronous, so it is fair."""
-
-    def __init__(self, per_second: float, clock: Callable[[], float]) -> None:
-        self._interval = 1.0 / per_second
-        self._clock = clock
-        self._next = 0.0
-
-    def reserve(self) -> float:
-        """Seconds the caller must wait before starting."""
-        now = self._clock()
-        start = max(now, self._next)
-        self._next = start + self._interval
-        return start - now
+def _is_final(cause: BaseException) -> bool:
+    """Transport failures that another attempt cannot mend: an untrusted certificate stays
+    untrusted, and a proxy that refused the CONNECT (403, 407) refuses it again."""
+    return is_certificate_error(cause) or is_proxy_refusal(cause)
 
 
 class HttpSession:
@@ -115,9 +116,10 @@ class HttpSession:
         self._auth = auth
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._timing = RetryClock(self.settings, self._rng, clock)
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._limiter = (
-            _RateLimiter(self.settings.requests_per_second, clock)
+            RateLimiter(self.settings.requests_per_second, clock)
             if self.settings.requests_per_second
             else None
         )
@@ -129,8 +131,8 @@ class HttpSession:
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
             "User-Agent": f"reconciler/{__version__}",
-            **auth.headers(endpoint.token),
         }
+        self._credentials = auth.headers(endpoint.token)
         self._wire = self._make_wire(transport)
 
     def __repr__(self) -> str:
@@ -143,17 +145,21 @@ class HttpSession:
     def _make_wire(self, transport: httpx.AsyncBaseTransport | None) -> Wire:
         size = self.settings.concurrency
         timeout = self.settings.timeout_seconds
+        cap = self.settings.max_response_bytes
         if transport is None and self.settings.transport == "aiohttp":
             return AiohttpWire(
                 connections=size,
                 timeout_seconds=timeout,
                 headers=self._headers,
+                max_body_bytes=cap,
                 proxy=env_proxy(self._base),
             )
         if transport is None:
             limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
             transport = httpx.AsyncHTTPTransport(limits=limits, verify=True)
-        return TransportWire(transport, timeout_seconds=timeout, headers=self._headers)
+        return TransportWire(
+            transport, timeout_seconds=timeout, headers=self._headers, max_body_bytes=cap
+        )
 
     async def __aenter__(self) -> HttpSession:
         return self
@@ -222,6 +228,7 @@ class HttpSession:
         name = f"{method.upper()} {path}"
         self.stats.requests += 1
         attempt = 0
+        started = self._timing.now()
         while True:
             attempt += 1
             await self._take_slot(name, ctx, attempt)
@@ -234,10 +241,10 @@ class HttpSession:
             if response is not None and response.status_code not in TRANSIENT_STATUSES:
                 self._report(ctx, name, attempt, outcome, None)
                 raise self._final_error(name, ctx, response)
-            delay = self._retry_delay(attempt, response, cause)
+            delay, why_not = self._retry_delay(attempt, started, response, cause)
             self._report(ctx, name, attempt, outcome, delay)
             if delay is None:
-                raise self._give_up(name, ctx, outcome, attempt, response) from cause
+                raise self._give_up(name, ctx, outcome, attempt, response, why_not) from cause
             await self._backoff(delay, name, ctx, outcome)
 
     async def _exchange(
@@ -254,8 +261,12 @@ class HttpSession:
         none). Transient transport failures are returned for the retry loop; others raise."""
         try:
             response = await self._launch(method, path, json=json, params=params)
+        except BodyTooLargeError as exc:
+            self.stats.failures += 1
+            raise self._error(ApiError, f"response refused: {exc}", name, ctx) from None
         except _TRANSIENT_EXCEPTIONS as exc:
-            return describe_transport_error(exc, self.settings.timeout_seconds), None, exc
+            text = describe_transport_error(exc, self.settings.timeout_seconds, self.endpoint.token)
+            return text, None, exc
         except httpx.HTTPError as exc:
             self.stats.failures += 1
             text = f"request failed: {type(exc).__name__}: {exc}"
@@ -271,6 +282,9 @@ class HttpSession:
         arrives must not start once a slot frees.
         """
         verb = "sent" if attempt == 1 else "retried"
+        if self._timing.deadline_passed() and not self.stopping:
+            self._stop_reason = self._timing.deadline_text()
+            self.stop()
         if self.stopping:
             raise self._error(RequestStoppedError, f"not {verb}: {self._stop_reason}", name, ctx)
         await self._slots.acquire()
@@ -308,9 +322,15 @@ class HttpSession:
         self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
     ) -> httpx.Response:
         # A hard deadline for the whole attempt: per-phase timeouts alone let a server that
-        # trickles bytes hold a slot forever.
-        async with asyncio.timeout(self.settings.timeout_seconds):
-            response = await self._wire.send(method, self._base + path, json=json, params=params)
+        # trickles bytes hold a slot forever. The session's deadline shortens it further.
+        async with asyncio.timeout(self._timing.attempt_seconds()):
+            response = await self._wire.send(
+                method,
+                self._base + path,
+                json=json,
+                params=params,
+                credentials=self._credentials,
+            )
         if response.status_code == 401:
             # Here, not in the caller: this task's done-callback frees the slot, which wakes a
             # queued request before the caller even sees the 401. The gate must be shut first.
@@ -318,17 +338,17 @@ class HttpSession:
         return response
 
     def _retry_delay(
-        self, attempt: int, response: httpx.Response | None, cause: BaseException | None
-    ) -> float | None:
-        """Seconds before the next attempt, or None when there must be no next attempt."""
-        if attempt >= self.settings.max_attempts or self.stopping:
-            return None
-        if cause is not None and is_certificate_error(cause):
-            return None  # an untrusted certificate stays untrusted
+        self,
+        attempt: int,
+        started: float,
+        response: httpx.Response | None,
+        cause: BaseException | None,
+    ) -> tuple[float | None, str]:
+        """Seconds before the next attempt, or (None, why not) when there must be none."""
+        if self.stopping or (cause is not None and _is_final(cause)):
+            return None, ""
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response else None
-        if retry_after is not None:
-            return min(retry_after, self.settings.retry_after_cap_seconds)
-        return backoff_delay(self.settings, attempt, self._rng)
+        return self._timing.next_delay(attempt, started, retry_after)
 
     def _report(
         self, ctx: RequestContext, name: str, number: int, outcome: str, retry_in: float | None
@@ -361,25 +381,27 @@ class HttpSession:
             for waiter in (sleeper, stopper):
                 waiter.cancel()
 
-    def _give_up(
+    def _give_up(  # noqa: PLR0917 - private; every argument is a different fact of the failure
         self,
         name: str,
         ctx: RequestContext,
         outcome: str,
         attempts: int,
         response: httpx.Response | None,
+        why: str = "",
     ) -> ApiError:
         self.stats.failures += 1
-        detail = server_message(response) if response is not None else ""
+        detail = server_message(response, self.endpoint.token) if response is not None else ""
         text = f"{outcome}: {detail}" if detail else outcome
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        tries = f"{tries}; {why}" if why else tries
         status = response.status_code if response is not None else None
         return self._error(ApiError, f"{text} ({tries})", name, ctx, status=status, transient=True)
 
     def _final_error(self, name: str, ctx: RequestContext, response: httpx.Response) -> ApiError:
         self.stats.failures += 1
         status = response.status_code
-        detail = server_message(response)
+        detail = server_message(response, self.endpoint.token)
         if status == 401:
             source = (
                 f" (token from {self.endpoint.token_source})" if self.endpoint.token_source else ""

@@ -12,26 +12,59 @@ Two wires, one contract (send a request, return an ``httpx.Response`` with its b
 
 Callers see httpx only: ``httpx.Response`` and httpx's exceptions from the transport wire;
 aiohttp's exceptions are classified and described by the session like httpx's.
+
+Two rules hold on both wires (docs/security.md):
+
+- The credential travels per request, never as a session default: aiohttp copies a session's
+  default headers onto the CONNECT it sends to an ``HTTPS_PROXY``, so a default
+  ``Authorization`` reached the proxy (as ``Proxy-Authorization``).
+- A body is read with a cap on its *decoded* size (:class:`BodyTooLargeError`): a 1.4 MB gzip
+  body can inflate to 1.5 GB. Bodies are decompressed here, bounded, and handed to
+  ``httpx.Response`` without their ``Content-Encoding``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json as jsonlib
 import os
-from collections.abc import Mapping
+import zlib
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 
-__all__ = ["AiohttpWire", "TransportWire", "Wire", "encode_json", "env_proxy"]
+from reconciler.remote.http.urls import is_loopback
+
+__all__ = [
+    "AiohttpWire",
+    "BodyTooLargeError",
+    "TransportWire",
+    "Wire",
+    "decode_body",
+    "encode_json",
+    "env_proxy",
+    "read_capped",
+]
+
+#: Headers the wire replaces: the body is handed on decoded, so its encoding and length change.
+_BODY_HEADERS = frozenset({b"content-encoding", b"content-length"})
+
+
+class BodyTooLargeError(ValueError):
+    """A response body over the cap, or one in an encoding we did not ask for."""
 
 
 class Wire(Protocol):
     async def send(
-        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        credentials: Mapping[str, str],
     ) -> httpx.Response: ...
 
     async def aclose(self) -> None: ...
@@ -50,25 +83,60 @@ def env_proxy(url: str, environ: Mapping[str, str] | None = None) -> str | None:
     lowered = {k.lower(): v for k, v in env.items() if k.lower().endswith("_proxy") and v}
     no_proxy = lowered.get("no_proxy", "")
     host = parts.hostname or ""
-    if _is_loopback(host) or (no_proxy and _bypassed(host, no_proxy)):
-        return None
+    if is_loopback(host) or (no_proxy and _bypassed(host, no_proxy)):
+        return None  # the embedded emulator never goes through a proxy
     return lowered.get(f"{parts.scheme}_proxy") or lowered.get("all_proxy")
-
-
-def _is_loopback(host: str) -> bool:
-    """The embedded emulator never goes through a proxy."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
     entries = [e.strip().lower().lstrip(".") for e in no_proxy.split(",") if e.strip()]
     name = host.lower()
     return any(e in {"*", name} or name.endswith("." + e) for e in entries)
+
+
+def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
+    """``raw`` decoded by its ``Content-Encoding``, refusing more than ``limit`` decoded bytes."""
+    name = encoding.strip().lower()
+    if name in {"", "identity"}:
+        decoded = raw
+    elif name in {"gzip", "x-gzip", "deflate"}:
+        decoded = _inflate(raw, name, limit)
+    else:
+        raise BodyTooLargeError(f"the body is in an encoding we did not ask for ({name})")
+    if len(decoded) > limit:
+        raise BodyTooLargeError(_too_large(limit))
+    return decoded
+
+
+def _inflate(raw: bytes, name: str, limit: int) -> bytes:
+    # gzip has its header; "deflate" is zlib-wrapped by the RFC but raw in some servers.
+    wbits = (16 + zlib.MAX_WBITS,) if name != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    for bits in wbits:
+        inflater = zlib.decompressobj(bits)
+        try:
+            decoded = inflater.decompress(raw, limit + 1)
+        except zlib.error:
+            continue
+        if len(decoded) > limit or inflater.unconsumed_tail:
+            raise BodyTooLargeError(_too_large(limit))
+        return decoded
+    raise BodyTooLargeError(f"the {name} body does not decompress")
+
+
+async def read_capped(pieces: AsyncIterator[bytes], limit: int) -> bytes:
+    """The pieces joined, abandoned as soon as they pass ``limit`` bytes."""
+    kept: list[bytes] = []
+    size = 0
+    async for piece in pieces:
+        size += len(piece)
+        if size > limit:
+            raise BodyTooLargeError(_too_large(limit))
+        kept.append(piece)
+    return b"".join(kept)
+
+
+def _too_large(limit: int) -> str:
+    return f"the response body is over {limit:,} bytes (the cap on a response; not read further)"
 
 
 def _query(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
@@ -98,9 +166,11 @@ class AiohttpWire:
         connections: int,
         timeout_seconds: float,
         headers: Mapping[str, str],
+        max_body_bytes: int,
         proxy: str | None = None,
     ) -> None:
         self._proxy = proxy
+        self._limit = max_body_bytes
         self._connections = connections
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._headers = dict(headers)
@@ -111,20 +181,26 @@ class AiohttpWire:
         connector = aiohttp.TCPConnector(
             limit=self._connections, ssl=httpx.create_ssl_context(verify=True)
         )
+        # No default headers: aiohttp copies them onto the proxy's CONNECT request.
         self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._headers,
-            timeout=self._timeout,
-            auto_decompress=False,
+            connector=connector, timeout=self._timeout, auto_decompress=False
         )
         return self._session
 
     async def send(
-        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        credentials: Mapping[str, str],
     ) -> httpx.Response:
         session = self._session or self._open()
         body = None if json is None else encode_json(json)
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers = {**self._headers, **credentials}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         async with session.request(
             method,
             url,
@@ -134,13 +210,24 @@ class AiohttpWire:
             allow_redirects=False,
             proxy=self._proxy,
         ) as answer:
-            content = await answer.read()
+            raw = await self._read(answer)
+            content = decode_body(raw, answer.headers.get("Content-Encoding", ""), self._limit)
             return httpx.Response(
                 answer.status,
-                headers=answer.raw_headers,
+                headers=[h for h in answer.raw_headers if h[0].lower() not in _BODY_HEADERS],
                 content=content,
                 extensions={"reason_phrase": (answer.reason or "").encode()},
             )
+
+    async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
+        """The raw body, at most the cap: a declared length is checked before reading; an
+        undeclared one (chunked) is read piece by piece and abandoned past the cap."""
+        declared = answer.content_length
+        if declared is not None and declared <= self._limit:
+            return await answer.read()  # the parser stops at the declared length
+        if declared is not None:
+            raise BodyTooLargeError(_too_large(self._limit))
+        return await read_capped(answer.content.iter_any(), self._limit)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -157,32 +244,49 @@ class TransportWire:
         *,
         timeout_seconds: float,
         headers: Mapping[str, str],
+        max_body_bytes: int,
     ) -> None:
         self._transport = transport
-        self._headers = httpx.Headers(dict(headers))
+        self._headers = dict(headers)
+        self._limit = max_body_bytes
         limit = timeout_seconds
         self._extensions = {
             "timeout": {"connect": limit, "read": limit, "write": limit, "pool": limit}
         }
 
     async def send(
-        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        credentials: Mapping[str, str],
     ) -> httpx.Response:
         request = httpx.Request(
             method,
             url,
             params=_query(params),
             json=json,
-            headers=self._headers,
+            headers={**self._headers, **credentials},
             extensions=self._extensions,
         )
         response = await self._transport.handle_async_request(request)
+        if response.is_stream_consumed:  # a test's transport built it from bytes: decoded
+            response.request = request
+            return response
         try:
-            await response.aread()
+            raw = await read_capped(response.aiter_raw(), self._limit)
         finally:
             await response.aclose()
-        response.request = request
-        return response
+        encoding = response.headers.get("Content-Encoding", "")
+        return httpx.Response(
+            response.status_code,
+            headers=[h for h in response.headers.raw if h[0].lower() not in _BODY_HEADERS],
+            content=decode_body(raw, encoding, self._limit),
+            extensions=response.extensions,
+            request=request,
+        )
 
     async def aclose(self) -> None:
         await self._transport.aclose()

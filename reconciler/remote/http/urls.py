@@ -1,0 +1,112 @@
+"""Which URLs the tool accepts, which may carry a credential, and how a URL is shown.
+
+One home for the URL rules of every client (Zelto, Siro, GitHub), see docs/security.md:
+
+- :func:`check_api_url`: a configured API URL is ``https://`` with a host, or ``http://`` to a
+  loopback address only (anything else would send the token in clear); no userinfo, query or
+  fragment; a port that parses. A bad URL is a ConfigError naming the option, never a traceback.
+- :func:`may_carry_credential`: a credential goes only to the configured API's origin (same
+  scheme, host and port). A pagination link or a redirect elsewhere, or from https to http on
+  the same host, gets no credential.
+- :func:`is_loopback`: this machine (the embedded emulator, test servers); never proxied.
+- :func:`without_userinfo`: every URL shown (messages, plan output, stderr) loses its
+  ``user:password@`` part; a proxy URL from ``HTTPS_PROXY`` commonly has one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError
+
+__all__ = ["Origin", "check_api_url", "is_loopback", "may_carry_credential", "without_userinfo"]
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+#: ``scheme://user:password@`` anywhere in a text; the userinfo ends at the last ``@`` before
+#: the host, and never spans whitespace, quotes or a path.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]*@")
+
+
+class Origin(NamedTuple):
+    """Scheme, host and port: what must match for a credential to travel (RFC 6454)."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that stays here."""
+    name = host.lower().strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def without_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` part of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def _origin(url: str) -> Origin | None:
+    """The URL's origin, or None when it has none we can trust (bad port, no host, no scheme)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return Origin(scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
+
+
+def may_carry_credential(url: str, api_url: str) -> bool:
+    """True only when ``url`` has the configured API's scheme, host and port.
+
+    The one test every client applies before attaching its token to a URL it did not build
+    itself (a ``Link`` header, a redirect): an https → http downgrade on the same host is a
+    different origin, and so is another port.
+    """
+    target = _origin(url)
+    return target is not None and target == _origin(api_url)
+
+
+def check_api_url(url: str, what: str) -> str:
+    """The URL without a trailing slash, or a ConfigError that names ``what`` (the option).
+
+    ``what`` is where the URL came from (``--api-url``, ``siro.url``, ``GITHUB_API_URL``), so
+    the user knows which setting to fix.
+    """
+    text = url.strip()
+    shown = without_userinfo(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{what}: '{shown}' is not a valid URL ({exc})") from None
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
+        raise ConfigError(f"{what}: expected an https:// URL with a host, got '{shown}'")
+    if port == 0:
+        raise ConfigError(f"{what}: '{shown}' has port 0; give a port from 1 to 65535")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{what}: the URL for {host} contains credentials; put the token in an "
+            "environment variable instead"
+        )
+    if parts.scheme.lower() == "http" and not is_loopback(host):
+        raise ConfigError(
+            f"{what}: plain http:// to {host} would send the token unencrypted; use https:// "
+            "(http:// is allowed only for loopback addresses)"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{what}: the URL for {host} must not have a query or fragment")
+    return text.rstrip("/")

@@ -17,7 +17,7 @@ import httpx
 from reconciler.config import ApplySettings, PlanSettings
 from reconciler.contract.zelto import TRANSIENT_STATUSES as ZELTO_TRANSIENT_STATUSES
 from reconciler.errors import ApiError
-from reconciler.remote.http.redaction import REDACTED, redact
+from reconciler.remote.http.redaction import REDACTED, Secret, redact
 
 __all__ = [
     "BEARER",
@@ -49,37 +49,6 @@ TransportName = Literal["aiohttp", "httpx"]
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 #: How long transient failures of one request are retried, by default.
 DEFAULT_RETRY_SECONDS = 60.0
-
-
-class Secret:
-    """A credential. Its value is reachable only through :meth:`reveal`, so it cannot leak by
-    accident into a message, a log line, a repr or a saved plan."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret('{REDACTED}')"
-
-    def __str__(self) -> str:
-        return REDACTED
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret cannot be pickled")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The one redaction function: every client passes every text it shows through :func:`redact`.
+"""Credentials (:class:`Secret`) and the one redaction function every client shows text through.
 
 A server (or a proxy in the way) chooses what it echoes, so a credential is looked for in each
 form it can take on the wire, not only verbatim:
@@ -20,18 +20,46 @@ from __future__ import annotations
 import base64
 import functools
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 from reconciler.remote.http.urls import without_userinfo
 
-if TYPE_CHECKING:
-    from reconciler.remote.http.policy import Secret
-
-__all__ = ["REDACTED", "redact", "redact_value"]
+__all__ = ["REDACTED", "Secret", "redact", "redact_value"]
 
 REDACTED = "***"
 #: A base64 core shorter than this would also match unrelated text; the token is long anyway.
 _MIN_CORE = 8
+
+
+class Secret:
+    """A credential. Its value is reachable only through :meth:`reveal`, so it cannot leak by
+    accident into a message, a log line, a repr or a saved plan."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{REDACTED}')"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
 
 
 def _base64_cores(raw: bytes) -> set[str]:

@@ -30,7 +30,7 @@ from tests.fakes.hostile import http_answer, raw_server
 TOKEN = "zk_live_Q7fR2xPz9LmN4vB8kT1wY6cD3sA5eH0j"
 TRANSPORTS = ["aiohttp", "httpx"]
 #: How much faster than real time the bad-minute test runs the default retry policy.
-SCALE = 6
+SCALE = 3
 
 
 def _every_form(token: str) -> dict[str, str]:
@@ -171,6 +171,7 @@ def test_the_deadline_bounds_the_whole_session(emulator: Any) -> None:
     assert any("--deadline of 1 s" in str(r) for r in results.values())
 
 
+@pytest.mark.slow
 def test_default_reads_last_through_a_bad_minute(emulator: Any) -> None:
     """30 % 5xx, 10 % 429, 5 % dropped connections: with five attempts 2-11 of 500 reads failed
     (issue 12); the default time budget gets every one through.
@@ -198,5 +199,5 @@ def test_default_reads_last_through_a_bad_minute(emulator: Any) -> None:
             return dict(await ZeltoClient(session).read_many(ids))
 
     results = asyncio.run(run())
-    failed = [cid for cid, r in results.items() if isinstance(r, ApiError)]
+    failed = [str(r) for r in results.values() if isinstance(r, ApiError)]
     assert failed == []

@@ -12,7 +12,8 @@ One home for each filesystem rule (docs/security.md says which attack each one s
   is the one atomic write: a temp file beside the target, flushed to disk, renamed over it, so no
   reader ever sees half a file.
 * :func:`ensure_state_dir` creates or checks the ``.reconciler`` folder (caches, local state): a
-  real folder inside the project, owned by the user, never a symlink a pull request committed.
+  real folder inside the project, owned by the user, never a symlink a pull request committed,
+  holding a ``.gitignore`` of ``*`` so that git never commits it.
 * :func:`check_private_file` is the ssh rule for secrets: the user's own file, mode 0600.
 """
 
@@ -225,12 +226,26 @@ def ensure_state_dir(folder: Path, *parts: str) -> Path:
     others: a committed ``.reconciler/cache`` symlink would otherwise make ``validate`` write,
     and delete, files wherever it points. Raises UnsafePathError (with the fix) otherwise, or
     OSError when a missing level cannot be created. The one place that creates the folder.
+
+    It also writes ``folder/.gitignore`` (``*``) when missing, as pytest and mypy do for their
+    caches: without it ``git add -A`` committed the caches and the emulator's SQLite, and the
+    next pre-commit run of ``validate`` changed tracked files, which makes pre-commit fail.
     """
     _make_own_folder(folder)
+    _ignore_in_git(folder)
     for part in parts:
         folder = folder / part
         _make_own_folder(folder)
     return folder
+
+
+_GITIGNORE = b"# Created by the reconciler: caches and local state, never committed.\n*\n"
+
+
+def _ignore_in_git(folder: Path) -> None:
+    ignore = folder / ".gitignore"
+    if not os.path.lexists(ignore):
+        write_atomically(ignore, _GITIGNORE)
 
 
 def _make_own_folder(folder: Path) -> None:

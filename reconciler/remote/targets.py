@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reconciler.config import DEFAULT_TOKEN_ENV, LoadedConfig, SiroSettings, Target
+from reconciler.config import DEFAULT_TOKEN_ENV, STATE_DIR, LoadedConfig, SiroSettings, Target
 from reconciler.errors import ConfigError
+from reconciler.files import ensure_state_dir
 from reconciler.remote.http import Endpoint, Secret
 from reconciler.remote.http.urls import check_api_url
 
@@ -177,7 +178,10 @@ def _embedded_emulator(resolved: ResolvedTarget) -> Iterator[Endpoint]:
     state = resolved.emulator_state
     assert state is not None
     try:
-        state.parent.mkdir(parents=True, exist_ok=True)
+        if state.parent.name == STATE_DIR:  # the default: git-ignored like the caches beside it
+            ensure_state_dir(state.parent)
+        else:
+            state.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
             f"target '{resolved.name}': cannot create {state.parent}: {exc.strerror}"

@@ -216,3 +216,12 @@ def test_a_corrupt_local_state_file_is_a_config_error_that_says_how_to_recover(
     expected = r"target 'local'.*delete .*state\.sqlite"
     with pytest.raises(ConfigError, match=expected), open_target(resolved):
         pass
+
+
+def test_the_default_emulator_state_folder_is_git_ignored(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, targets={})
+    resolved = resolve_target(loaded, target=None, api_url=None, environ={})
+    with open_target(resolved):
+        pass
+    assert (tmp_path / ".reconciler" / "local.sqlite").exists()
+    assert (tmp_path / ".reconciler" / ".gitignore").read_text(encoding="utf-8").endswith("\n*\n")

@@ -6,28 +6,16 @@ any error makes the exit status 1, and then nothing is written unless ``--partia
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import datetime
 from pathlib import Path
-from uuid import UUID
 
 import click
 
 from reconciler.cli.common import echo_err, handle_errors, main
-from reconciler.config import LoadedConfig, SiroSettings, load_config
-from reconciler.errors import ConfigError
-from reconciler.importer.recordings import load_recordings
-from reconciler.importer.siro_import import run_siro_import
+from reconciler.engine.importing import SIRO_URL_ENV
+from reconciler.engine.workspace import Workspace
 from reconciler.importer.writing import ImportReport
-from reconciler.importer.zelto_import import run_zelto_import
-from reconciler.remote.http import HttpSession, HttpSettings
-from reconciler.remote.siro import SIRO_AUTH, SiroClient, siro_http_settings
-from reconciler.remote.targets import open_target, resolve_siro, resolve_target
-from reconciler.remote.zelto import ZeltoClient
-
-SIRO_URL_ENV = "SIRO_API_URL"
-DEFAULT_ZELTO_OUT = "specs/imported/zelto"
 
 _CONFIG = click.option(
     "--config",
@@ -100,30 +88,11 @@ def import_siro(
     specs/imported/siro), one per conversation; existing files of recordings outside the window
     are kept.
     """
-    if end <= start:
-        raise ConfigError("--end must be after --start")
-    loaded = load_config(config_path)
-    settings = _siro_settings(loaded, siro_url)
-    recordings = _recordings(loaded, settings)
-    endpoint = resolve_siro(loaded, settings, os.environ)
-    out = _out(loaded, out_dir, settings.output)
-
-    async def run() -> ImportReport:
-        http = siro_http_settings(concurrency=settings.concurrency)
-        async with HttpSession(endpoint, http, auth=SIRO_AUTH) as session:
-            return await run_siro_import(
-                loaded,
-                settings,
-                recordings,
-                SiroClient(session),
-                start=start,
-                end=end,
-                out_dir=out,
-                partial=partial,
-            )
-
-    report = asyncio.run(run())
-    _finish(report, "siro", f"{len(recordings)} recording{'s' if len(recordings) != 1 else ''}")
+    with Workspace.load(config_file=config_path) as workspace:
+        report = workspace.import_siro(
+            start, end, out_dir=out_dir, partial=partial, siro_url=siro_url
+        )
+    _finish(report, "siro", f"{report.asked} recording{'s' if report.asked != 1 else ''}")
 
 
 @import_group.command("zelto")
@@ -148,63 +117,9 @@ def import_zelto(
     Records without an externalId get `zelto:<record id>` and a comment: the plan shows them as
     conflicts until `reconciler apply --adopt`. Files go to specs/imported/zelto by default.
     """
-    ids = _conversation_ids(conversation_ids)
-    loaded = load_config(config_path)
-    out = _out(loaded, out_dir, DEFAULT_ZELTO_OUT)
-    resolved = resolve_target(loaded, target=target, api_url=api_url, environ=os.environ)
-
-    async def run(session: HttpSession) -> ImportReport:
-        async with session:
-            return await run_zelto_import(
-                loaded, ZeltoClient(session), ids, out_dir=out, partial=partial
-            )
-
-    with open_target(resolved) as endpoint:
-        report = asyncio.run(
-            run(HttpSession(endpoint, HttpSettings.from_config(loaded.config.plan)))
-        )
-    _finish(report, "zelto", f"{len(ids)} conversation{'s' if len(ids) != 1 else ''}")
-
-
-def _siro_settings(loaded: LoadedConfig, siro_url: str | None) -> SiroSettings:
-    settings = loaded.config.siro
-    where = str(loaded.path) if loaded.path is not None else "reconciler.yaml"
-    if settings is None:
-        raise ConfigError(
-            f"{where} has no 'siro' section: add organizationId, conversationTypeId, recordings "
-            "and metrics (see docs/import.md)"
-        )
-    override = siro_url or os.environ.get(SIRO_URL_ENV, "").strip() or None
-    return settings.model_copy(update={"url": override}) if override else settings
-
-
-def _recordings(loaded: LoadedConfig, settings: SiroSettings) -> dict[str, str]:
-    file = loaded.resolve(settings.recordings_file) if settings.recordings_file else None
-    config_name = loaded.path.name if loaded.path is not None else "reconciler.yaml"
-    return load_recordings(
-        settings.recordings,
-        file,
-        shown_as=settings.recordings_file or "",
-        config_file=f"{config_name} (siro.recordings)",
-    )
-
-
-def _out(loaded: LoadedConfig, out_dir: Path | None, configured: str) -> Path:
-    if out_dir is not None:
-        return out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
-    return loaded.resolve(configured)
-
-
-def _conversation_ids(values: tuple[str, ...]) -> list[str]:
-    ids: list[str] = []
-    for value in values:
-        try:
-            ids.append(str(UUID(value)))
-        except ValueError:
-            raise ConfigError(
-                f"{value!r} is not a conversation id (a Zelto conversation UUID)"
-            ) from None
-    return ids
+    with Workspace.load(config_file=config_path, target=target, api_url=api_url) as workspace:
+        report = workspace.import_zelto(conversation_ids, out_dir=out_dir, partial=partial)
+    _finish(report, "zelto", f"{report.asked} conversation{'s' if report.asked != 1 else ''}")
 
 
 def _finish(report: ImportReport, source: str, read: str) -> None:

@@ -19,13 +19,21 @@ import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
 from reconciler.applier import ApplyReport, check_applicable, check_target, has_masked_values
 from reconciler.applier import prepare as prepare_plan
-from reconciler.config import LoadedConfig, load_config
+from reconciler.config import ApplySettings, LoadedConfig, PlanSettings, load_config
 from reconciler.engine import scope
+from reconciler.engine.importing import (
+    DEFAULT_ZELTO_OUT,
+    import_from_siro,
+    import_from_zelto,
+    out_folder,
+)
+from reconciler.engine.importing import conversation_ids as checked_ids
 from reconciler.engine.run import (
     ProgressCallback,
     UnreadableCallback,
@@ -35,6 +43,7 @@ from reconciler.engine.run import (
 from reconciler.engine.scope import NoteCallback
 from reconciler.engine.specs import load_desired, load_planned, spec_paths
 from reconciler.errors import ConfigError
+from reconciler.importer.writing import ImportReport
 from reconciler.model import DesiredState
 from reconciler.plan.merge import scope_label
 from reconciler.plan.model import Plan
@@ -175,6 +184,7 @@ class Workspace:
         changed_since: str | None = None,
         adopt: bool = False,
         offline: bool = False,
+        concurrency: int | None = None,
         progress: ProgressCallback | None = None,
         on_unreadable: UnreadableCallback | None = None,
         on_note: NoteCallback | None = None,
@@ -184,7 +194,8 @@ class Workspace:
         ``paths`` inside the configured specs choose conversations (the catalog and the other
         files' records still apply); ``changed_since`` narrows to the conversations whose specs
         differ from that git ref, ``shard`` to shard I of N. ``offline`` (with ``changed_since``)
-        reads nothing and needs no token. ``progress(done, total)`` follows the reads,
+        reads nothing and needs no token. ``concurrency`` overrides ``plan.concurrency`` from
+        reconciler.yaml (GETs in flight). ``progress(done, total)`` follows the reads,
         ``on_unreadable(id, message)`` reports each conversation that could not be read (the
         plan carries it as an error), ``on_note(text)`` a remark such as specs at REF that do
         not load.
@@ -201,7 +212,15 @@ class Workspace:
             change = scope.change_since(self.loaded, everything, where, changed_since, on_note)
             desired = scope.in_change(desired, change)
         desired = scope.shard_desired(desired, shard)
-        made = self._read_and_plan(desired, adopt, label, progress, on_unreadable)
+        settings = _http_settings(self.loaded.config.plan, concurrency)
+        made = self._read_and_plan(
+            desired,
+            settings,
+            adopt=adopt,
+            label=label,
+            progress=progress,
+            on_unreadable=on_unreadable,
+        )
         self._desired = everything
         if change is not None:
             made = mark_removed(made, change.removed, ref=change.ref)
@@ -230,6 +249,8 @@ class Workspace:
     def _read_and_plan(
         self,
         desired: DesiredState,
+        settings: HttpSettings,
+        *,
         adopt: bool,
         label: str | None,
         progress: ProgressCallback | None,
@@ -237,7 +258,6 @@ class Workspace:
     ) -> Plan:
         endpoint = self._open()
         config = self.loaded.config
-        settings = HttpSettings.from_config(config.plan)
         current = asyncio.run(
             read_state(endpoint, settings, desired, progress=progress, on_unreadable=on_unreadable)
         )
@@ -249,6 +269,55 @@ class Workspace:
             adopt_all=adopt,
             sensitive=config.sensitive,
             scope=label,
+        )
+
+    # --- import -----------------------------------------------------------------------------
+    def import_siro(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        out_dir: Path | None = None,
+        partial: bool = False,
+        siro_url: str | None = None,
+    ) -> ImportReport:
+        """Write spec files from the Siro scorecards of the recordings mapped in reconciler.yaml
+        (``siro:``), for recordings between ``start`` and ``end`` (docs/import.md).
+
+        ``siro_url`` (else ``SIRO_API_URL``, else ``siro.url``) says where Siro is; the token
+        comes from ``environ``. ``out_dir`` (anchored at root) overrides ``siro.output``. With
+        errors nothing is written, unless ``partial``; the report lists them either way.
+        """
+        environ = os.environ if self._environ is None else self._environ
+        return asyncio.run(
+            import_from_siro(
+                self.loaded,
+                environ,
+                start=start,
+                end=end,
+                out_dir=out_dir,
+                partial=partial,
+                siro_url=siro_url,
+                cwd=self._root,
+            )
+        )
+
+    def import_zelto(
+        self,
+        conversation_ids: Sequence[str],
+        *,
+        out_dir: Path | None = None,
+        partial: bool = False,
+    ) -> ImportReport:
+        """Write spec files that adopt the records the target holds for these conversations
+        (default folder: specs/imported/zelto). Raises ConfigError for an id that is not a
+        conversation UUID, before any request."""
+        ids = checked_ids(conversation_ids)
+        out = out_folder(self.loaded, out_dir, DEFAULT_ZELTO_OUT, cwd=self._root)
+        self._resolve()
+        endpoint = self._open()
+        return asyncio.run(
+            import_from_zelto(self.loaded, endpoint, ids, out_dir=out, partial=partial)
         )
 
     # --- check and apply --------------------------------------------------------------------
@@ -304,13 +373,15 @@ class Workspace:
         ``apply.concurrency`` from reconciler.yaml.
         """
         ready = self.check(plan, force=force, adopt=adopt)
-        settings = self.loaded.config.apply
-        http = (
-            HttpSettings.from_config(settings)
-            if concurrency is None
-            else HttpSettings.from_config(settings, concurrency=concurrency)
-        )
+        http = _http_settings(self.loaded.config.apply, concurrency)
         endpoint = self._open()
         return asyncio.run(
             write_plan(endpoint, http, ready, check_fresh=check_fresh, progress=progress, stop=stop)
         )
+
+
+def _http_settings(settings: PlanSettings | ApplySettings, concurrency: int | None) -> HttpSettings:
+    """The configured policy of plan's reads or apply's writes; ``concurrency`` overrides it."""
+    if concurrency is None:
+        return HttpSettings.from_config(settings)
+    return HttpSettings.from_config(settings, concurrency=concurrency)

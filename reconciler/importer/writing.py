@@ -48,6 +48,8 @@ class ImportReport:
     records: int = 0
     written: bool = False
     out_dir: str = ""
+    #: How many recordings (Siro) or conversations (Zelto) were asked for.
+    asked: int = 0
 
 
 def shown(path: Path, root: Path) -> str:

@@ -205,3 +205,18 @@ def test_errors_are_library_errors_not_exits(tmp_path: Path) -> None:
         workspace.plan(offline=True)
     with pytest.raises(ConfigError, match="no token"):
         Workspace.load(folder, api_url="https://zelto.example", environ={}).plan()
+
+
+def test_import_from_zelto_writes_specs_that_then_plan_clean(
+    zelto: RunningEmulator, tmp_path: Path
+) -> None:
+    zelto.store.put_metric(CONV, label="Empathy", externalId="qa-e", score=80)
+    folder = _project(tmp_path, {OTHER: _records(1)})
+    with _open(folder, zelto) as workspace:
+        with pytest.raises(ConfigError, match="'nope' is not a conversation id"):
+            workspace.import_zelto(["nope"])
+        report = workspace.import_zelto([CONV.upper()])
+        assert report.asked == 1 and report.written and not report.errors
+        assert (folder / "specs" / "imported" / "zelto" / f"{CONV}.yaml").is_file()
+        plan = workspace.plan()
+    assert plan.summary.noop == 1  # the imported record is already what Zelto holds

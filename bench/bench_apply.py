@@ -2,9 +2,10 @@
 
 Runs the emulator in a separate process (client and server share no interpreter) with injected
 latency, seeds it with empty conversations, and applies a plan of N creates (4 per conversation)
-through the real applier (``Applier`` over ``ZeltoClient`` over ``HttpSession``, the transport
-http.py chose), at each concurrency, without faults and with injected 503s. Each run writes new
-values (the score changes), so every POST really replaces a record.
+through the library engine (``Workspace.apply``: the preflight, then the applier over the
+transport http.py chose, exactly what ``reconciler apply`` runs), at each concurrency, without
+faults and with injected 503s. Each run writes new values (the score changes), so every POST
+really replaces a record.
 
 For each run it prints the write phase's wall time, POSTs/s, the floor (writes × latency ÷
 concurrency: what perfect pipelining would take), the ratio to it, client CPU (process time ÷ wall
@@ -19,7 +20,6 @@ table says so.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,13 +27,11 @@ from pathlib import Path
 
 from _common import server_cpu_seconds  # bench/ is on sys.path
 
-from reconciler.applier import Applier, ApplyReport, RecordResult
+from reconciler import ApplyReport, Workspace
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
 from reconciler.model import fingerprint
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
-from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.remote.zelto import ZeltoClient
 
 PER_CONVERSATION = 4
 
@@ -55,7 +53,7 @@ class Row:
         return self.writes / self.write_wall
 
 
-def make_plan(conversation_ids: list[str], writes: int, score: int) -> Plan:
+def make_plan(target: str, conversation_ids: list[str], writes: int, score: int) -> Plan:
     """``writes`` creates, 4 per conversation, as the planner would produce them."""
     empty = fingerprint([])
     conversations = []
@@ -71,44 +69,36 @@ def make_plan(conversation_ids: list[str], writes: int, score: int) -> Plan:
             for n in range(count)
         )
         conversations.append(ConversationPlan(id=cid, fingerprint=empty, changes=changes))
-    return Plan.build(target="bench", spec_digest="sha256:bench", conversations=conversations)
+    return Plan.build(target=target, spec_digest="sha256:bench", conversations=conversations)
 
 
-async def _apply(
-    emulator: RunningEmulator, plan: Plan, concurrency: int
-) -> tuple[ApplyReport, float, float]:
+def _apply(workspace: Workspace, plan: Plan, concurrency: int) -> tuple[ApplyReport, float, float]:
     """The report, and the wall and CPU time at which the last write finished."""
-    endpoint = Endpoint(url=emulator.url, token=Secret(emulator.zelto_api_key), name="bench")
-    settings = HttpSettings(concurrency=concurrency, max_attempts=10)
-    total = len(plan.writes())
-    done = 0
     marks = [0.0, 0.0]
     wall0, cpu0 = time.perf_counter(), time.process_time()
 
-    def on_result(result: RecordResult) -> None:
-        nonlocal done
-        done += 1
+    def progress(done: int, total: int) -> None:
         if done == total:
             marks[:] = [time.perf_counter() - wall0, time.process_time() - cpu0]
 
-    async with HttpSession(endpoint, settings) as session:
-        applier = Applier(ZeltoClient(session), check_fresh=False, on_result=on_result)
-        report = await applier.run(plan)
+    # No freshness check: the bench measures writes; every conversation starts empty anyway.
+    report = workspace.apply(plan, concurrency=concurrency, check_fresh=False, progress=progress)
     return report, marks[0], marks[1]
 
 
 def measure(
     emulator: RunningEmulator,
+    workspace: Workspace,
     name: str,
     plan: Plan,
+    *,
     concurrency: int,
     faults: Faults,
-    *,
     extrapolate_to: int | None = None,
 ) -> Row:
     emulator.set_faults(faults)
     wall0, server0 = time.perf_counter(), server_cpu_seconds()
-    report, write_wall, write_cpu = asyncio.run(_apply(emulator, plan, concurrency))
+    report, write_wall, write_cpu = _apply(workspace, plan, concurrency)
     total_wall = time.perf_counter() - wall0
     server = (server_cpu_seconds() - server0) / total_wall
     if not report.ok:
@@ -126,6 +116,13 @@ def measure(
         verify_wall=(total_wall - write_wall) * scale,
         extrapolated_from=writes if extrapolate_to else None,
     )
+
+
+def engine(emulator: RunningEmulator, folder: Path) -> Workspace:
+    """The library engine pointed at the emulator, with the bench's retry budget."""
+    (folder / "reconciler.yaml").write_text("apply: {maxAttempts: 10}\n")
+    environ = {"ZELTO_API_KEY": emulator.zelto_api_key}
+    return Workspace.load(folder, api_url=emulator.url, environ=environ)
 
 
 def seed(path: Path, conversations: int) -> list[str]:
@@ -177,22 +174,37 @@ def main() -> None:
         ids = seed(db, -(-args.writes // PER_CONVERSATION))
         emulator = start_in_process(EmulatorConfig(db_path=db))
         try:
-            score = iter(range(100))
-            measure(emulator, "warm-up", make_plan(ids, 500, next(score)), 16, Faults())
-            rows = [
-                measure(
-                    emulator,
-                    "naive: one at a time*",
-                    make_plan(ids, args.naive_writes, next(score)),
-                    1,
-                    clean,
-                    extrapolate_to=args.writes,
-                )
-            ]
-            for concurrency in args.concurrency:
-                for label, faults in (("clean", clean), (f"{args.error_rate:.0%} 503s", flaky)):
-                    plan = make_plan(ids, args.writes, next(score))
-                    rows.append(measure(emulator, f"apply, {label}", plan, concurrency, faults))
+            with engine(emulator, Path(tmp)) as ws:
+                score = iter(range(100))
+
+                def plan(writes: int) -> Plan:
+                    return make_plan(ws.target_name, ids, writes, next(score))
+
+                measure(emulator, ws, "warm-up", plan(500), concurrency=16, faults=Faults())
+                rows = [
+                    measure(
+                        emulator,
+                        ws,
+                        "naive: one at a time*",
+                        plan(args.naive_writes),
+                        concurrency=1,
+                        faults=clean,
+                        extrapolate_to=args.writes,
+                    )
+                ]
+                for concurrency in args.concurrency:
+                    for label, faults in (("clean", clean), (f"{args.error_rate:.0%} 503s", flaky)):
+                        name = f"Workspace.apply, {label}"
+                        rows.append(
+                            measure(
+                                emulator,
+                                ws,
+                                name,
+                                plan(args.writes),
+                                concurrency=concurrency,
+                                faults=faults,
+                            )
+                        )
         finally:
             emulator.stop()
     print(

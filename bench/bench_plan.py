@@ -4,16 +4,18 @@ Seeds the emulator with N conversations × 4 records (default 5,000 × 4), runs 
 process with injected latency (20 ms), and writes spec files that declare exactly those records
 (so the plan is all no-ops and every byte of work is reading and comparing). Then it measures:
 
-- the reading phase (``ZeltoClient.read_many``: one GET per conversation, what ``plan`` runs) at
-  the default plan concurrency (``PlanSettings``), at 32 and at 64, and the naive baseline (one
-  request at a time) on the same conversations;
+- a plan through the library engine (``Workspace.plan``, what ``reconciler plan`` runs, specs
+  already cached) at the default plan concurrency (``PlanSettings``), at 32 and at 64, and the
+  naive baseline (one request at a time) on the same conversations: the reading phase (one GET
+  per conversation; timed from the engine's progress callback, first to last read) and the
+  whole call (loading the specs, reading, planning);
 - the whole ``reconciler plan`` command (a subprocess: interpreter start, config, loading and
   validating the specs, reading, planning, rendering) at the default concurrency.
 
-For each it prints wall time, requests/s, the floor (conversations × latency ÷ concurrency: what
-perfect pipelining would take), the ratio to it, client CPU and server CPU (process time ÷ wall
-time; 100 % means that side is the limit). Goal (issue 5): reading within 1.5× of the floor at
-concurrency 32.
+For each it prints the reading phase's wall time, requests/s, the floor (conversations × latency
+÷ concurrency: what perfect pipelining would take), the ratio to it, client CPU and server CPU
+(process time ÷ wall time; 100 % means that side is the limit), and the whole call or command
+("whole s"). Goal (issue 5): reading within 1.5× of the floor at concurrency 32.
 
     .venv/bin/python bench/bench_plan.py [--conversations 5000] [--latency-ms 20]
 """
@@ -21,7 +23,6 @@ concurrency 32.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import subprocess
@@ -33,11 +34,10 @@ from pathlib import Path
 
 from _common import server_cpu_seconds  # bench/ is on sys.path
 
+from reconciler import Workspace
 from reconciler.config import PlanSettings
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
-from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.remote.zelto import ZeltoClient
 
 PER_CONVERSATION = 4
 PER_FILE = 100
@@ -51,6 +51,7 @@ class Row:
     wall: float
     client_cpu: float
     server_cpu: float
+    whole: float
 
     @property
     def rate(self) -> float:
@@ -92,21 +93,31 @@ def seed(db: Path, specs: Path, count: int) -> list[str]:
     return ids
 
 
-async def read_all(emulator: RunningEmulator, ids: list[str], concurrency: int) -> None:
-    endpoint = Endpoint(emulator.url, Secret(emulator.zelto_api_key), "bench")
-    async with HttpSession(endpoint, HttpSettings(concurrency=concurrency)) as session:
-        results = await ZeltoClient(session).read_many(ids)
-    failed = [cid for cid, r in results.items() if not isinstance(r, list)]
-    if failed or any(len(r) != PER_CONVERSATION for r in results.values()):  # type: ignore[arg-type]
-        raise SystemExit(f"benchmark invalid: {len(failed)} conversations failed to read")
+def engine(emulator: RunningEmulator, workdir: Path, state: Path) -> Workspace:
+    """The library engine on the bench's specs; its spec cache in ``state``, so that the
+    command's first run below still starts cold."""
+    environ = {"ZELTO_API_KEY": emulator.zelto_api_key}
+    return Workspace.load(workdir, api_url=emulator.url, environ=environ, state_dir=state)
 
 
-def measure_reads(emulator: RunningEmulator, name: str, ids: list[str], concurrency: int) -> Row:
-    cpu0, server0, wall0 = time.process_time(), server_cpu_seconds(), time.perf_counter()
-    asyncio.run(read_all(emulator, ids, concurrency))
-    wall = time.perf_counter() - wall0
-    client = (time.process_time() - cpu0) / wall
-    return Row(name, concurrency, len(ids), wall, client, (server_cpu_seconds() - server0) / wall)
+def measure_plan(workspace: Workspace, name: str, count: int, concurrency: int) -> Row:
+    """One ``Workspace.plan``: the reading phase from its progress callback, and the whole call."""
+    marks: dict[int, tuple[float, float, float]] = {}
+
+    def progress(done: int, total: int) -> None:
+        if done in {0, total}:
+            marks[done] = (time.perf_counter(), time.process_time(), server_cpu_seconds())
+
+    wall0 = time.perf_counter()
+    plan = workspace.plan(concurrency=concurrency, progress=progress)
+    whole = time.perf_counter() - wall0
+    if plan.summary.failed or plan.has_changes:
+        raise SystemExit(f"benchmark invalid: {plan.summary.failed} conversations failed")
+    (wall0, cpu0, server0), (wall1, cpu1, server1) = marks[0], marks[count]
+    wall = wall1 - wall0
+    return Row(
+        name, concurrency, count, wall, (cpu1 - cpu0) / wall, (server1 - server0) / wall, whole
+    )
 
 
 def measure_command(emulator: RunningEmulator, workdir: Path, count: int, name: str) -> Row:
@@ -127,14 +138,14 @@ def measure_command(emulator: RunningEmulator, workdir: Path, count: int, name: 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     server = (server_cpu_seconds() - server0) / wall
     concurrency = PlanSettings().concurrency
-    return Row(name, concurrency, count, wall, cpu / wall, server)
+    return Row(name, concurrency, count, wall, cpu / wall, server, wall)
 
 
 def print_table(rows: list[Row], latency: float) -> None:
     naive = next(r for r in rows if r.concurrency == 1)
     header = (
         f"{'run':<36} {'in flight':>9} {'wall s':>7} {'req/s':>6} {'floor s':>7} "
-        f"{'x floor':>7} {'client CPU':>10} {'server CPU':>10} {'vs naive':>8}"
+        f"{'x floor':>7} {'client CPU':>10} {'server CPU':>10} {'vs naive':>8} {'whole s':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -143,7 +154,7 @@ def print_table(rows: list[Row], latency: float) -> None:
         print(
             f"{row.name:<36} {row.concurrency:>9} {row.wall:>7.1f} {row.rate:>6.0f} "
             f"{floor:>7.1f} {row.wall / floor:>7.2f} {row.client_cpu:>10.0%} "
-            f"{row.server_cpu:>10.0%} {naive.wall / row.wall:>7.1f}x"
+            f"{row.server_cpu:>10.0%} {naive.wall / row.wall:>7.1f}x {row.whole:>7.1f}"
         )
 
 
@@ -160,16 +171,17 @@ def main() -> None:
         ids = seed(work / "state.sqlite", work / "specs", args.conversations)
         (work / "reconciler.yaml").write_text("specs: [specs]\n")
         config = EmulatorConfig(db_path=work / "state.sqlite")
-        with start_in_process(config) as emulator:
-            asyncio.run(read_all(emulator, ids[:200], 8))  # warm-up: connections, page cache
+        with start_in_process(config) as emulator, engine(emulator, work, work / "state") as ws:
+            ws.plan(concurrency=8)  # warm-up: connections, page cache, the engine's spec cache
             emulator.set_faults(Faults(latency_ms=args.latency_ms))
+            count = len(ids)
             rows = [
-                measure_reads(emulator, f"reading phase, default ({default})", ids, default),
-                measure_reads(emulator, "reading phase", ids, 32),
-                measure_reads(emulator, "reading phase", ids, 64),
+                measure_plan(ws, f"Workspace.plan, default ({default})", count, default),
+                measure_plan(ws, "Workspace.plan", count, 32),
+                measure_plan(ws, "Workspace.plan", count, 64),
             ]
             if not args.skip_naive:
-                rows.append(measure_reads(emulator, "naive: one request at a time", ids, 1))
+                rows.append(measure_plan(ws, "naive: one request at a time", count, 1))
             # The first run parses every spec file; the next one finds them in the spec cache.
             for name in ("`reconciler plan`, first run", "`reconciler plan`, specs cached"):
                 rows.append(measure_command(emulator, work, args.conversations, name))
@@ -180,8 +192,9 @@ def main() -> None:
         "in flight"
     )
     if args.skip_naive:
+        ideal = args.conversations * args.latency_ms / 1000
         rows.append(Row("naive (skipped: ideal)", 1, args.conversations,
-                        args.conversations * args.latency_ms / 1000, 0.0, 0.0))  # fmt: skip
+                        ideal, 0.0, 0.0, ideal))  # fmt: skip
     print_table(rows, args.latency_ms / 1000.0)
 
 

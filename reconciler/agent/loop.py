@@ -37,12 +37,12 @@ from reconciler.files import ensure_state_dir
 from reconciler.plan.model import Plan
 from reconciler.plan.shard import Shard
 
-__all__ = ["AgentSettings", "Outcome", "Reconciler"]
+__all__ = ["STALLING", "AgentSettings", "Outcome", "PassHook", "Reconciler"]
 
 log = logging.getLogger("reconciler.agent")
 
 #: Failures that a new commit, not a retry, fixes: the agent reports itself Stalled.
-_STALLING = {"verify", "spec", "config", "refused"}
+STALLING = {"verify", "spec", "config", "refused"}
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ class Reconciler:
         ready = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
         if outcome.reason == "DryRun":
             ready = ConditionStatus.UNKNOWN
-        stalled = outcome.kind in _STALLING
+        stalled = outcome.kind in STALLING
         status = self._status.model_copy(update={"last_attempt_time": now()}).with_conditions(
             _condition("Ready", ready, outcome.reason, outcome.message),
             _condition("Reconciling", ConditionStatus.FALSE, outcome.reason, ""),

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from reconciler.agent import AgentSettings, Reconciler
+from reconciler.agent.commitstatus import CommitStatusReporter
 from reconciler.agent.gitsource import check_repo_url
 from reconciler.agent.server import bind, create_app, serve
 from reconciler.agent.webhook import SECRET_ENV
@@ -24,6 +25,7 @@ from reconciler.cli.common import echo_err, handle_errors, main
 from reconciler.cli.scoping import shard_option
 from reconciler.errors import ConfigError
 from reconciler.plan.shard import Shard
+from reconciler.remote.github import repository_from_env
 
 __all__ = ["agent", "parse_interval"]
 
@@ -63,6 +65,11 @@ def parse_interval(text: str) -> float:
     type=click.Path(dir_okay=False, path_type=Path, exists=True),
     help="Apply only commits signed by a key in this file (SSH allowed signers or PGP keys).",
 )
+@click.option(
+    "--github-status",
+    metavar="OWNER/NAME",
+    help="Set a commit status on each revision of this GitHub repository ($GITHUB_TOKEN).",
+)
 @click.option("--target", help="A target named in the repository's reconciler.yaml.")
 @click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
 @click.option(
@@ -84,6 +91,7 @@ def agent(
     dry_run: bool,
     no_heal: bool,
     signers: Path | None,
+    github_status: str | None,
     target: str | None,
     api_url: str | None,
     state_dir: Path,
@@ -94,7 +102,8 @@ def agent(
 
     Runs until SIGTERM/Ctrl-C, which let in-flight requests finish. Tokens come from the
     environment only: ZELTO_API_KEY (or the target's tokenEnv), RECONCILER_GIT_TOKEN for HTTPS
-    git, RECONCILER_WEBHOOK_SECRET for the webhook. See docs/agent.md.
+    git, RECONCILER_WEBHOOK_SECRET for the webhook, GITHUB_TOKEN for --github-status. See
+    docs/agent.md.
     """
     settings = AgentSettings(
         repo=check_repo_url(repo),
@@ -112,7 +121,13 @@ def agent(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    reconciler = Reconciler(settings)
+    reporter = None
+    if github_status is not None:
+        repository = repository_from_env(
+            os.environ, repository=github_status, permission="statuses: write"
+        )
+        reporter = CommitStatusReporter(repository)
+    reconciler = Reconciler(settings, on_pass=reporter)
     sock = bind(listen)
     host, port = sock.getsockname()[:2]
     secret = os.environ.get(SECRET_ENV, "").encode()

@@ -1,4 +1,5 @@
-"""Post the plan to a pull request as ONE comment that is updated in place on every push.
+"""Post the plan to a pull request as ONE comment that is updated in place on every push, and
+set commit statuses (``reconciler agent --github-status``).
 
 A pull request that gets a new plan comment on every push buries the review under stale plans
 (a common complaint about Atlantis). So the comment carries a hidden marker line, and each run
@@ -9,6 +10,7 @@ Only the GitHub REST endpoints below are used, with the workflow's ``GITHUB_TOKE
 - ``GET   /repos/{owner}/{repo}/issues/{number}/comments`` (paginated through ``Link``)
 - ``POST  /repos/{owner}/{repo}/issues/{number}/comments``
 - ``PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}``
+- ``POST  /repos/{owner}/{repo}/statuses/{sha}`` (a commit status)
 
 The token is read from the environment only, sent only in the ``Authorization`` header and
 redacted from every error message.
@@ -37,10 +39,12 @@ __all__ = [
     "CommentResult",
     "GitHubClient",
     "PullRequestRef",
+    "RepositoryRef",
     "artifact_hint_from_env",
     "cap_body",
     "find_marked",
     "pull_request_from_env",
+    "repository_from_env",
     "upsert_comment",
     "with_marker",
 ]
@@ -55,6 +59,24 @@ PER_PAGE = 100
 API_VERSION = "2022-11-28"
 RETRY_STATUSES = frozenset({502, 503, 504})
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+#: What GitHub accepts as a commit status's state, and the longest description it keeps.
+CommitState = Literal["error", "failure", "pending", "success"]
+STATUS_DESCRIPTION_LIMIT = 140
+
+
+@dataclass(frozen=True)
+class RepositoryRef:
+    """A repository, where the API is, and the token (never printed): for commit statuses."""
+
+    api_url: str
+    repository: str
+    token: str = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.repository
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,31 @@ class CommentResult:
     truncated: bool
 
 
+def repository_from_env(
+    env: Mapping[str, str],
+    *,
+    repository: str | None = None,
+    api_url: str | None = None,
+    permission: str = "pull-requests: write",
+) -> RepositoryRef:
+    """The token, the repository and the API URL: arguments win over the environment GitHub
+    Actions sets up; anything missing is an error that names the ``permission`` needed."""
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        raise ConfigError(
+            "GITHUB_TOKEN is not set; in a workflow pass it as `env: GITHUB_TOKEN: "
+            f"${{{{ secrets.GITHUB_TOKEN }}}}` (the job needs `permissions: {permission}`)"
+        )
+    repo = repository or env.get("GITHUB_REPOSITORY", "")
+    if not repo:
+        raise ConfigError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
+    if not _REPO_RE.match(repo):
+        raise ConfigError(f"repository '{repo}' is not of the form owner/name")
+    url = (api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    _check_api_url(url)
+    return RepositoryRef(api_url=url, repository=repo, token=token)
+
+
 def pull_request_from_env(
     env: Mapping[str, str],
     *,
@@ -93,23 +140,13 @@ def pull_request_from_env(
     The pull request number comes from ``--pr`` or from the event payload at ``GITHUB_EVENT_PATH``
     (``pull_request``, ``pull_request_target`` and ``issue_comment`` events all carry it).
     """
-    token = env.get("GITHUB_TOKEN", "")
-    if not token:
-        raise ConfigError(
-            "GITHUB_TOKEN is not set; in a workflow pass it as `env: GITHUB_TOKEN: "
-            "${{ secrets.GITHUB_TOKEN }}` (the job needs `permissions: pull-requests: write`)"
-        )
-    repo = repository or env.get("GITHUB_REPOSITORY", "")
-    if not repo:
-        raise ConfigError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
-    if not _REPO_RE.match(repo):
-        raise ConfigError(f"repository '{repo}' is not of the form owner/name")
-    url = (api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    _check_api_url(url)
+    repo = repository_from_env(env, repository=repository, api_url=api_url)
     pr = number if number is not None else _number_from_event(env.get("GITHUB_EVENT_PATH", ""))
     if pr < 1:
         raise ConfigError(f"pull request number must be a positive integer, got {pr}")
-    return PullRequestRef(api_url=url, repository=repo, number=pr, token=token)
+    return PullRequestRef(
+        api_url=repo.api_url, repository=repo.repository, number=pr, token=repo.token
+    )
 
 
 def _check_api_url(url: str) -> None:
@@ -222,11 +259,14 @@ def cap_body(body: str, limit: int, artifact_hint: str) -> tuple[str, bool]:
 
 
 class GitHubClient:
-    """The three issue-comment endpoints, with errors that say what to fix."""
+    """The three issue-comment endpoints and commit statuses, with errors that say what to fix.
+
+    Made for a pull request it can do both; made for a repository, commit statuses only.
+    """
 
     def __init__(
         self,
-        pr: PullRequestRef,
+        pr: PullRequestRef | RepositoryRef,
         *,
         timeout: float = 30.0,
         retry_delays: Sequence[float] = (1.0, 3.0),
@@ -255,7 +295,7 @@ class GitHubClient:
 
     def list_comments(self) -> list[dict[str, Any]]:
         """Every comment of the pull request, following ``Link: rel="next"`` page by page."""
-        path = f"/repos/{self._pr.repository}/issues/{self._pr.number}/comments"
+        path = f"/repos/{self._pr.repository}/issues/{self._number()}/comments"
         url: str | None = f"{path}?per_page={PER_PAGE}"
         comments: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
@@ -270,7 +310,7 @@ class GitHubClient:
         return comments
 
     def create_comment(self, body: str) -> dict[str, Any]:
-        path = f"/repos/{self._pr.repository}/issues/{self._pr.number}/comments"
+        path = f"/repos/{self._pr.repository}/issues/{self._number()}/comments"
         response = self._send("POST", path, payload={"body": body}, what="create comment")
         return self._object(response, "create comment")
 
@@ -278,6 +318,24 @@ class GitHubClient:
         path = f"/repos/{self._pr.repository}/issues/comments/{comment_id}"
         response = self._send("PATCH", path, payload={"body": body}, what="update comment")
         return self._object(response, "update comment")
+
+    def create_commit_status(
+        self, sha: str, state: CommitState, description: str, context: str
+    ) -> dict[str, Any]:
+        """Set ``context``'s status on commit ``sha`` (the description is cut to GitHub's 140)."""
+        path = f"/repos/{self._pr.repository}/statuses/{sha}"
+        payload = {
+            "state": state,
+            "description": description[:STATUS_DESCRIPTION_LIMIT],
+            "context": context,
+        }
+        response = self._send("POST", path, payload=payload, what="set a commit status")
+        return self._object(response, "set a commit status")
+
+    def _number(self) -> int:
+        if not isinstance(self._pr, PullRequestRef):
+            raise ConfigError("comments need a pull request; this client was made for statuses")
+        return self._pr.number
 
     def _next_url(self, response: httpx.Response) -> str | None:
         link = response.links.get("next", {}).get("url")
@@ -326,6 +384,11 @@ class GitHubClient:
             )
         if status == 403 and response.headers.get("x-ratelimit-remaining") == "0":
             detail = "GitHub's API rate limit is exhausted; run again later"
+        elif status in {403, 404} and not isinstance(self._pr, PullRequestRef):
+            detail = (
+                f"the token cannot set commit statuses on {self._pr.label} (or cannot see it); "
+                "it needs `statuses: write` (fine-grained: Commit statuses, read and write)"
+            )
         elif status == 403:
             detail = (
                 "the token may not comment on this pull request; the job needs "
@@ -338,7 +401,7 @@ class GitHubClient:
                 "--pr and the token's repository access"
             )
         elif status == 422:
-            detail = "GitHub rejected the comment body (too long or malformed)"
+            detail = "GitHub rejected the request body (too long or malformed)"
         else:
             detail = "GitHub answered with an error"
         raise ApiError(

@@ -3,7 +3,8 @@
 It behaves like GitHub where the client depends on it: bearer-token auth (401 "Bad credentials"),
 403 for a read-only token, 404 for an unknown repository or pull request, ``per_page``/``page``
 pagination with a ``Link`` header, the 65,536-character body limit (422), and the three comment
-endpoints. Tests read its state afterwards instead of mocking the client.
+endpoints, and commit statuses (``reconciler agent --github-status``). Tests read its state
+afterwards instead of mocking the client.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class FakeGitHub:
 
     token: str = "ghs_fake_token_0123456789"
     pulls: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    #: ("owner/name", sha) -> the statuses set on that commit, oldest first.
+    statuses: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    repositories: set[str] = field(default_factory=set)
     read_only: bool = False
     rate_limited: bool = False
     html_answers: bool = False  # a proxy in the way answers 200 with an HTML page
@@ -40,6 +44,8 @@ class FakeGitHub:
     def reset(self) -> None:
         """Forget everything but the token and address, so one server serves many tests."""
         self.pulls.clear()
+        self.statuses.clear()
+        self.repositories.clear()
         self.requests.clear()
         self.fail_next.clear()
         self.read_only = self.rate_limited = self.html_answers = False
@@ -135,8 +141,24 @@ def build_app(fake: FakeGitHub) -> Starlette:
         comment["body"] = body
         return JSONResponse(comment)
 
+    async def set_status(request: Request) -> Response:
+        if (refused := guard(request, True)) is not None:
+            return refused
+        repo = f"{request.path_params['owner']}/{request.path_params['repo']}"
+        if repo not in fake.repositories:
+            return _error(404, "Not Found")
+        body = await request.json()
+        states = {"error", "failure", "pending", "success"}
+        if body.get("state") not in states or len(body.get("description", "")) > 140:
+            return _error(422, "Validation Failed")
+        fake._next_id += 1
+        status = {"id": fake._next_id, **body}
+        fake.statuses.setdefault((repo, request.path_params["sha"]), []).append(status)
+        return JSONResponse(status, status_code=201)
+
     return Starlette(
         routes=[
+            Route("/repos/{owner}/{repo}/statuses/{sha}", set_status, methods=["POST"]),
             Route(
                 "/repos/{owner}/{repo}/issues/{number:int}/comments",
                 issue_comments,

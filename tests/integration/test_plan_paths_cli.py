@@ -96,3 +96,17 @@ def test_a_broken_named_file_is_still_reported(project: Path, emulator: RunningE
         "specs/team-a.yaml:3:54: " in result.stderr
         and "verdict must be pass or fail" in result.stderr
     )
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "validate"])
+def test_a_missing_path_is_named_as_typed_by_every_command(
+    project: Path, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """plan and apply once named it by its absolute path, validate as typed."""
+    monkeypatch.chdir(project)
+    env = {"ZELTO_API_KEY": emulator.zelto_api_key, "ZELTO_API_URL": emulator.url}
+    extra = ["--auto-approve"] if command == "apply" else []
+    result = CliRunner(env=env).invoke(main, [command, "specs/nope.yaml", *extra])
+    assert result.exit_code == 1
+    assert "specs/nope.yaml: no such file or folder" in result.output
+    assert str(project) not in result.output

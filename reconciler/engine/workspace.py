@@ -340,7 +340,9 @@ class Workspace:
         ``adopt``, masked values restored from the specs).
 
         Raises RefusedPlanError (another target, offline, errors, conflicts, changed secrets)
-        or UnsafePlanError (above ``apply.maxUpdatePercent``; ``force`` passes it).
+        or UnsafePlanError (above ``apply.maxUpdatePercent``; ``force`` passes it). Whether Zelto
+        changed since the plan is not checked here but by :meth:`apply`, right before its first
+        write, where the answer is still true.
         """
         self.accept(plan)
         return prepare_plan(

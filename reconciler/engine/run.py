@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from reconciler.applier import Applier, ApplyReport, RecordResult
 from reconciler.model import DesiredState
@@ -26,8 +28,11 @@ __all__ = [
     "StopSignal",
     "UnreadableCallback",
     "read_state",
+    "run_sync",
     "write_plan",
 ]
+
+T = TypeVar("T")
 
 #: ``progress(done, total)``: called with ``(0, total)`` first, then after each step.
 ProgressCallback = Callable[[int, int], None]
@@ -36,6 +41,21 @@ UnreadableCallback = Callable[[str, str], None]
 
 #: How often a running apply looks at its stop signal; a signal handler cannot reach the loop.
 STOP_POLL_SECONDS = 0.02
+
+
+def run_sync(step: Coroutine[Any, Any, T]) -> T:
+    """Run one engine step to completion in an event loop of its own.
+
+    A caller whose thread already runs a loop (a notebook cell, an async service) cannot nest
+    ``asyncio.run``; the step then runs in a helper thread while the caller waits, as it would
+    for any blocking call.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(step)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler") as pool:
+        return pool.submit(asyncio.run, step).result()
 
 
 class StopSignal(threading.Event):

@@ -13,7 +13,6 @@ plan and its apply go to the same one; each network step opens and closes its ow
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -38,6 +37,7 @@ from reconciler.engine.run import (
     ProgressCallback,
     UnreadableCallback,
     read_state,
+    run_sync,
     write_plan,
 )
 from reconciler.engine.scope import NoteCallback
@@ -60,8 +60,8 @@ class Workspace:
     """One configuration (reconciler.yaml and its specs) and one target, ready to plan and apply.
 
     Create it with :meth:`load`; close it (or use ``with``) to stop the embedded emulator.
-    Methods are synchronous: each runs its own event loop, so call them from a thread that is not
-    running one (any thread will do). One workspace serves one caller at a time.
+    Methods are synchronous: each runs an event loop of its own (see ``run_sync``), from any
+    thread, even one that runs a loop already. One workspace serves one caller at a time.
     """
 
     def __init__(
@@ -258,7 +258,7 @@ class Workspace:
     ) -> Plan:
         endpoint = self._open()
         config = self.loaded.config
-        current = asyncio.run(
+        current = run_sync(
             read_state(endpoint, settings, desired, progress=progress, on_unreadable=on_unreadable)
         )
         return make_plan(
@@ -289,7 +289,7 @@ class Workspace:
         errors nothing is written, unless ``partial``; the report lists them either way.
         """
         environ = os.environ if self._environ is None else self._environ
-        return asyncio.run(
+        return run_sync(
             import_from_siro(
                 self.loaded,
                 environ,
@@ -316,9 +316,7 @@ class Workspace:
         out = out_folder(self.loaded, out_dir, DEFAULT_ZELTO_OUT, cwd=self._root)
         self._resolve()
         endpoint = self._open()
-        return asyncio.run(
-            import_from_zelto(self.loaded, endpoint, ids, out_dir=out, partial=partial)
-        )
+        return run_sync(import_from_zelto(self.loaded, endpoint, ids, out_dir=out, partial=partial))
 
     # --- check and apply --------------------------------------------------------------------
     def accept(self, plan: Plan) -> None:
@@ -377,7 +375,7 @@ class Workspace:
         ready = self.check(plan, force=force, adopt=adopt)
         http = _http_settings(self.loaded.config.apply, concurrency)
         endpoint = self._open()
-        return asyncio.run(
+        return run_sync(
             write_plan(endpoint, http, ready, check_fresh=check_fresh, progress=progress, stop=stop)
         )
 

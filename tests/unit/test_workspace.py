@@ -3,6 +3,7 @@ plan, check, apply and stop from Python, with nothing printed and nothing but ca
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -220,3 +221,16 @@ def test_import_from_zelto_writes_specs_that_then_plan_clean(
         assert (folder / "specs" / "imported" / "zelto" / f"{CONV}.yaml").is_file()
         plan = workspace.plan()
     assert plan.summary.noop == 1  # the imported record is already what Zelto holds
+
+
+def test_the_engine_runs_where_an_event_loop_already_runs(
+    zelto: RunningEmulator, tmp_path: Path
+) -> None:
+    """A notebook cell or an async service: asyncio.run cannot nest, the engine still works."""
+    folder = _project(tmp_path, {CONV: _records(2)})
+
+    async def inside_a_loop() -> bool:
+        with _open(folder, zelto) as workspace:
+            return workspace.apply(workspace.plan()).ok
+
+    assert asyncio.run(inside_a_loop())

@@ -15,13 +15,20 @@ import logging
 from reconciler.agent.gitsource import Revision
 from reconciler.agent.loop import STALLING, Outcome
 from reconciler.errors import ReconcilerError
-from reconciler.remote.github import CommitState, GitHubClient, RepositoryRef
+from reconciler.remote.github import (
+    CommitState,
+    GitHubClient,
+    RepositoryRef,
+    github_http_settings,
+)
 
 __all__ = ["CONTEXT", "CommitStatusReporter", "commit_state"]
 
 log = logging.getLogger("reconciler.agent")
 
 CONTEXT = "reconciler/agent"
+#: One attempt: a status is best effort, and a GitHub outage must never delay a pass.
+STATUS_SETTINGS = github_http_settings(max_attempts=1)
 
 
 def commit_state(outcome: Outcome) -> CommitState:
@@ -47,7 +54,7 @@ class CommitStatusReporter:
         if key == self._last:
             return
         try:
-            with GitHubClient(self.repository, retry_delays=()) as client:
+            with GitHubClient(self.repository, settings=STATUS_SETTINGS) as client:
                 client.create_commit_status(revision.sha, state, description, self.context)
         except ReconcilerError as exc:
             log.warning("commit status for %s not set: %s", revision.short, exc)

@@ -67,6 +67,11 @@ def comment(
         result = upsert_comment(
             client, body, marker=marker.strip(), limit=COMMENT_LIMIT, artifact_hint=hint
         )
+    if result.impostors:
+        echo_err(
+            f"warning: left alone comments by {', '.join(result.impostors)} that carry the "
+            "marker: only the token's own comment is ever edited"
+        )
     if result.truncated:
         echo_err(f"warning: the body was cut to {COMMENT_LIMIT:,} characters (GitHub's limit)")
     click.echo(f"{result.action} comment {result.comment_id} on {pr.label} {result.url}".rstrip())

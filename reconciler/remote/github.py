@@ -3,34 +3,38 @@ set commit statuses (``reconciler agent --github-status``).
 
 A pull request that gets a new plan comment on every push buries the review under stale plans
 (a common complaint about Atlantis). So the comment carries a hidden marker line, and each run
-finds the comment whose body has that line, edits it, or creates it when there is none.
+finds the comment whose body has that line AND whose author is the token's own identity, edits
+it, or creates it when there is none. Anyone can post a comment carrying the marker line; were
+it edited, its author could later rewrite the plan a reviewer reads ("Nothing to apply").
 
 Only the GitHub REST endpoints below are used, with the workflow's ``GITHUB_TOKEN``:
 
+- ``GET   /user`` (who the token is; the workflow's token cannot ask, and is the Actions bot)
 - ``GET   /repos/{owner}/{repo}/issues/{number}/comments`` (paginated through ``Link``)
 - ``POST  /repos/{owner}/{repo}/issues/{number}/comments``
 - ``PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}``
 - ``POST  /repos/{owner}/{repo}/statuses/{sha}`` (a commit status)
 
-The token is read from the environment only, sent only in the ``Authorization`` header and
-redacted from every error message.
+The token is read from the environment only and sent only in the ``Authorization`` header of
+requests to the configured API's origin; retries, rate limits, redaction and the URL policy are
+the shared HTTP session's (docs/security.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
 from reconciler.errors import ApiError, AuthError, ConfigError
+from reconciler.remote.http import AuthScheme, Endpoint, HttpSession, HttpSettings, Secret
+from reconciler.remote.http.urls import check_api_url
 
 __all__ = [
     "COMMENT_LIMIT",
@@ -41,8 +45,11 @@ __all__ = [
     "PullRequestRef",
     "RepositoryRef",
     "artifact_hint_from_env",
+    "author",
     "cap_body",
     "find_marked",
+    "github_http_settings",
+    "marked",
     "pull_request_from_env",
     "repository_from_env",
     "upsert_comment",
@@ -57,7 +64,6 @@ COMMENT_LIMIT = 65_000
 MAX_PAGES = 100
 PER_PAGE = 100
 API_VERSION = "2022-11-28"
-RETRY_STATUSES = frozenset({502, 503, 504})
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -101,6 +107,8 @@ class CommentResult:
     comment_id: int
     url: str
     truncated: bool
+    #: Authors of other comments that carry the marker: never edited, worth a warning.
+    impostors: tuple[str, ...] = ()
 
 
 def repository_from_env(
@@ -123,8 +131,8 @@ def repository_from_env(
         raise ConfigError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
     if not _REPO_RE.match(repo):
         raise ConfigError(f"repository '{repo}' is not of the form owner/name")
-    url = (api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    _check_api_url(url)
+    what = "--api-url" if api_url else "GITHUB_API_URL"
+    url = check_api_url(api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL, what)
     return RepositoryRef(api_url=url, repository=repo, token=token)
 
 
@@ -147,27 +155,6 @@ def pull_request_from_env(
     return PullRequestRef(
         api_url=repo.api_url, repository=repo.repository, number=pr, token=repo.token
     )
-
-
-def _check_api_url(url: str) -> None:
-    """The token goes to this URL, so plain http is allowed only to this machine."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return
-    raise ConfigError(
-        f"GitHub API URL '{url}' must be https:// (plain http:// only for loopback addresses)"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _number_from_event(event_path: str) -> int:
@@ -218,19 +205,35 @@ def with_marker(body: str, marker: str) -> str:
     return f"{marker}\n{body}"
 
 
-def find_marked(comments: Sequence[Mapping[str, Any]], marker: str) -> Mapping[str, Any] | None:
-    """The oldest comment that has the marker as a whole line.
+def marked(comments: Sequence[Mapping[str, Any]], marker: str) -> list[Mapping[str, Any]]:
+    """The comments that have the marker as a whole line, oldest first.
 
     A whole line, not a substring: someone quoting our comment in a reply gets ``> `` in front of
     it, and their comment must never be overwritten.
     """
+    found = []
     for comment in comments:
         body = comment.get("body")
         if not isinstance(comment.get("id"), int):
             continue
         if isinstance(body, str) and marker in (line.rstrip("\r") for line in body.split("\n")):
-            return comment
-    return None
+            found.append(comment)
+    return found
+
+
+def author(comment: Mapping[str, Any]) -> str:
+    user = comment.get("user")
+    login = user.get("login") if isinstance(user, Mapping) else None
+    return login if isinstance(login, str) else ""
+
+
+def find_marked(
+    comments: Sequence[Mapping[str, Any]], marker: str, owner: str
+) -> Mapping[str, Any] | None:
+    """The oldest marked comment written by ``owner`` (the token's identity); never another's."""
+    if not owner:
+        return None  # an author we cannot name is nobody's comment to edit
+    return next((c for c in marked(comments, marker) if author(c) == owner), None)
 
 
 def cap_body(body: str, limit: int, artifact_hint: str) -> tuple[str, bool]:
@@ -258,30 +261,55 @@ def cap_body(body: str, limit: int, artifact_hint: str) -> tuple[str, bool]:
     return kept + closing + note, True
 
 
-class GitHubClient:
-    """The three issue-comment endpoints and commit statuses, with errors that say what to fix.
+GITHUB_AUTH = AuthScheme(
+    header="Authorization",
+    prefix="Bearer ",
+    refused_hint=(
+        "GitHub refused the token; check that GITHUB_TOKEN is the workflow's token or a valid "
+        "personal access token"
+    ),
+)
+#: Who the workflow's GITHUB_TOKEN comments as; that token cannot call ``GET /user``.
+ACTIONS_BOT = "github-actions[bot]"
 
-    Made for a pull request it can do both; made for a repository, commit statuses only.
+
+def github_http_settings(**overrides: Any) -> HttpSettings:
+    """The shared policy for the few sequential requests of a comment."""
+    return HttpSettings(**{"concurrency": 2, "timeout_seconds": 30.0, **overrides})
+
+
+class GitHubClient:
+    """The issue-comment and commit-status endpoints over the shared :class:`HttpSession`
+    (made for a repository, commit statuses only): its retries (with
+    ``Retry-After`` and GitHub's rate-limit reset), redaction and URL policy, nothing of its own.
+
+    Synchronous for the CLI: one private event loop runs the session for the client's life.
+    ``transport`` is for tests of what no local server can do (TLS downgrades).
     """
 
     def __init__(
         self,
         pr: PullRequestRef | RepositoryRef,
         *,
-        timeout: float = 30.0,
-        retry_delays: Sequence[float] = (1.0, 3.0),
+        settings: HttpSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._pr = pr
-        self._retry_delays = tuple(retry_delays)
-        self._client = httpx.Client(
-            base_url=pr.api_url,
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {pr.token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": "reconciler-comment",
-            },
+        self._runner = asyncio.Runner()
+        endpoint = Endpoint(
+            url=pr.api_url, token=Secret(pr.token), name="GitHub", token_source="GITHUB_TOKEN"
+        )
+        self._session: HttpSession = self._runner.run(
+            self._open(endpoint, settings or github_http_settings(), transport)
+        )
+
+    @staticmethod
+    async def _open(
+        endpoint: Endpoint, settings: HttpSettings, transport: httpx.AsyncBaseTransport | None
+    ) -> HttpSession:
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        return HttpSession(
+            endpoint, settings, auth=GITHUB_AUTH, transport=transport, headers=headers
         )
 
     def __enter__(self) -> GitHubClient:
@@ -291,10 +319,25 @@ class GitHubClient:
         self.close()
 
     def close(self) -> None:
-        self._client.close()
+        try:
+            self._runner.run(self._session.aclose())
+        finally:
+            self._runner.close()
+
+    def identity(self) -> str:
+        """The login comments by this token carry: ``GET /user``, or the Actions bot for the
+        workflow's token (an installation token, which ``/user`` refuses with 403)."""
+        try:
+            user = self._object(self._send("GET", "/user", what="who am I"), "who am I", "login")
+        except ApiError as exc:
+            if exc.status == 403 and "not accessible by integration" in exc.message:
+                return ACTIONS_BOT
+            raise
+        return str(user["login"])
 
     def list_comments(self) -> list[dict[str, Any]]:
-        """Every comment of the pull request, following ``Link: rel="next"`` page by page."""
+        """Every comment of the pull request, following ``Link: rel="next"`` page by page; a
+        link to another origin (host, port, or https → http) is refused by the session."""
         path = f"/repos/{self._pr.repository}/issues/{self._number()}/comments"
         url: str | None = f"{path}?per_page={PER_PAGE}"
         comments: list[dict[str, Any]] = []
@@ -306,7 +349,7 @@ class GitHubClient:
             if not isinstance(page, list):
                 raise self._error(response, "list comments", "the answer is not a JSON list")
             comments.extend(c for c in page if isinstance(c, dict))
-            url = self._next_url(response)
+            url = response.links.get("next", {}).get("url") or None
         return comments
 
     def create_comment(self, body: str) -> dict[str, Any]:
@@ -337,107 +380,64 @@ class GitHubClient:
             raise ConfigError("comments need a pull request; this client was made for statuses")
         return self._pr.number
 
-    def _next_url(self, response: httpx.Response) -> str | None:
-        link = response.links.get("next", {}).get("url")
-        if not link:
-            return None
-        # Follow only links to the same API; the token must not travel anywhere else.
-        if urlsplit(link).netloc != urlsplit(self._pr.api_url).netloc:
-            raise self._error(response, "list comments", "pagination pointed at another host")
-        return link
-
     def _send(
         self, method: str, url: str, *, what: str, payload: dict[str, Any] | None = None
     ) -> httpx.Response:
-        attempts = len(self._retry_delays) + 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = self._client.request(method, url, json=payload)
-            except httpx.HTTPError as exc:
-                if last:
-                    raise ApiError(
-                        self._redact(f"cannot reach GitHub at {self._pr.api_url}: {exc}"),
-                        request=f"{method} {what}",
-                        transient=True,
-                    ) from None
-            else:
-                if response.status_code not in RETRY_STATUSES or last:
-                    self._raise_for_status(response, f"{method} {what}")
-                    return response
-            time.sleep(self._retry_delays[attempt])
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        request = self._session.request(method, url, json=payload)
+        try:
+            return self._runner.run(request)
+        except AuthError:
+            raise
+        except ApiError as exc:
+            raise self._explained(exc, f"{method} {what}") from exc
 
-    def _raise_for_status(self, response: httpx.Response, request: str) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        server = _server_message(response)
-        if status == 401:
-            raise AuthError(
-                self._redact(
-                    f"GitHub refused the token (401: {server}); check that GITHUB_TOKEN is the "
-                    "workflow's token or a valid personal access token"
-                ),
-                request=request,
-                status=status,
-            )
-        if status == 403 and response.headers.get("x-ratelimit-remaining") == "0":
+    def _explained(self, exc: ApiError, request: str) -> ApiError:
+        """The session's error with what to do about it on GitHub."""
+        if exc.status is None:
+            text = f"cannot reach GitHub at {self._pr.api_url}: {exc.message}"
+            return ApiError(text, request=request, transient=exc.transient)
+        detail = _ADVICE.get(exc.status, "GitHub answered with an error")
+        if exc.status == 403 and "rate limit" in exc.message.lower():
             detail = "GitHub's API rate limit is exhausted; run again later"
-        elif status in {403, 404} and not isinstance(self._pr, PullRequestRef):
+        elif exc.status in {403, 404} and not isinstance(self._pr, PullRequestRef):
             detail = (
                 f"the token cannot set commit statuses on {self._pr.label} (or cannot see it); "
                 "it needs `statuses: write` (fine-grained: Commit statuses, read and write)"
             )
-        elif status == 403:
-            detail = (
-                "the token may not comment on this pull request; the job needs "
-                "`permissions: pull-requests: write`, and on pull requests from forks the "
-                "GITHUB_TOKEN is read-only (see docs/ci.md, 'Pull requests from forks')"
-            )
-        elif status == 404:
-            detail = (
-                f"{self._pr.label} was not found, or the token cannot see it; check --repo, "
-                "--pr and the token's repository access"
-            )
-        elif status == 422:
-            detail = "GitHub rejected the request body (too long or malformed)"
-        else:
-            detail = "GitHub answered with an error"
-        raise ApiError(
-            self._redact(f"{detail} ({status}: {server})"), request=request, status=status
-        )
+        elif exc.status == 404:
+            detail = detail.format(label=self._pr.label)
+        return ApiError(f"{detail} ({exc.message})", request=request, status=exc.status)
 
-    def _object(self, response: httpx.Response, what: str) -> dict[str, Any]:
+    def _object(self, response: httpx.Response, what: str, key: str = "id") -> dict[str, Any]:
         data = _json(response)
-        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
-            raise self._error(response, what, "the answer has no comment id")
+        expected = int if key == "id" else str
+        if not isinstance(data, dict) or not isinstance(data.get(key), expected):
+            raise self._error(response, what, f"the answer has no {_NAMES[key]}")
         return data
 
     def _error(self, response: httpx.Response, what: str, detail: str) -> ApiError:
         return ApiError(
-            self._redact(f"unexpected answer from GitHub: {detail}"),
-            request=what,
-            status=response.status_code,
+            f"unexpected answer from GitHub: {detail}", request=what, status=response.status_code
         )
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._pr.token, "***") if self._pr.token else text
+
+_NAMES = {"id": "comment id", "login": "login"}
+_ADVICE = {
+    403: "the token may not comment on this pull request; the job needs "
+    "`permissions: pull-requests: write`, and on pull requests from forks the GITHUB_TOKEN is "
+    "read-only (see docs/ci.md, 'Pull requests from forks')",
+    404: "{label} was not found, or the token cannot see it; check --repo, --pr and the "
+    "token's repository access",
+    422: "GitHub rejected the request body (too long or malformed)",
+}
 
 
 def _json(response: httpx.Response) -> Any:
     """The decoded body, or None when it is not JSON (a proxy's HTML error page, say)."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-
-
-def _server_message(response: httpx.Response) -> str:
-    data = _json(response)
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return str(data["message"])[:300]
-    return response.reason_phrase or "no message"
 
 
 def upsert_comment(
@@ -452,15 +452,18 @@ def upsert_comment(
     # Cap first, then mark: the marker must survive the cut wherever the body placed it.
     capped, truncated = cap_body(body, limit - len(marker) - 1, artifact_hint)
     capped = with_marker(capped, marker)
-    existing = find_marked(client.list_comments(), marker)
+    owner = client.identity()
+    comments = client.list_comments()
+    others = tuple(sorted({author(c) for c in marked(comments, marker)} - {owner}))
+    existing = find_marked(comments, marker, owner)
     if existing is None:
         created = client.create_comment(capped)
-        return CommentResult("created", int(created["id"]), _url(created), truncated)
+        return CommentResult("created", int(created["id"]), _url(created), truncated, others)
     comment_id = int(existing["id"])
     if existing.get("body") == capped:
-        return CommentResult("unchanged", comment_id, _url(existing), truncated)
+        return CommentResult("unchanged", comment_id, _url(existing), truncated, others)
     updated = client.update_comment(comment_id, capped)
-    return CommentResult("updated", comment_id, _url(updated), truncated)
+    return CommentResult("updated", comment_id, _url(updated), truncated, others)
 
 
 def _url(comment: Mapping[str, Any]) -> str:

@@ -2,14 +2,18 @@
 
 It behaves like GitHub where the client depends on it: bearer-token auth (401 "Bad credentials"),
 403 for a read-only token, 404 for an unknown repository or pull request, ``per_page``/``page``
-pagination with a ``Link`` header, the 65,536-character body limit (422), and the three comment
-endpoints, and commit statuses (``reconciler agent --github-status``). Tests read its state
-afterwards instead of mocking the client.
+pagination with a ``Link`` header, the 65,536-character body limit (422), the three comment
+endpoints, commit statuses (``reconciler agent --github-status``), and ``GET /user``: with
+``login`` unset the token is the workflow's GITHUB_TOKEN, which ``/user`` refuses (403 "Resource
+not accessible by integration") and whose comments are by ``github-actions[bot]``; with ``login``
+set it is a personal token of that user. Tests read its state afterwards instead of mocking the
+client.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +43,12 @@ class FakeGitHub:
     fail_next: list[int] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     base_url: str = ""
+    login: str | None = None
+    #: Where pagination links point (default: ``base_url``); a test sets another origin.
+    link_base: str | None = None
+    #: A spent rate limit that resets this many seconds after it is first met (403 until then).
+    rate_limit_reset_in: float | None = None
+    _reset_at: float | None = None
     _next_id: int = 1000
 
     def reset(self) -> None:
@@ -49,6 +59,12 @@ class FakeGitHub:
         self.requests.clear()
         self.fail_next.clear()
         self.read_only = self.rate_limited = self.html_answers = False
+        self.login = self.link_base = None
+        self.rate_limit_reset_in = self._reset_at = None
+
+    @property
+    def identity(self) -> str:
+        return self.login or "github-actions[bot]"
 
     def add_pull(self, repository: str, number: int) -> None:
         self.pulls.setdefault((repository, number), [])
@@ -89,6 +105,12 @@ def build_app(fake: FakeGitHub) -> Starlette:
             return _error(fake.fail_next.pop(0), "Server Error")
         if request.headers.get("authorization") != f"Bearer {fake.token}":
             return _error(401, "Bad credentials")
+        if fake.rate_limit_reset_in is not None:
+            if fake._reset_at is None:
+                fake._reset_at = time.time() + fake.rate_limit_reset_in
+            if time.time() < fake._reset_at:
+                spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": f"{fake._reset_at:.3f}"}
+                return _error(403, "API rate limit exceeded", spent)
         if fake.rate_limited:
             return _error(403, "API rate limit exceeded", {"x-ratelimit-remaining": "0"})
         if write and fake.read_only:
@@ -117,16 +139,16 @@ def build_app(fake: FakeGitHub) -> Starlette:
         headers = {}
         if page * per_page < len(comments):
             path = request.url.path
-            headers["link"] = (
-                f'<{fake.base_url}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
-            )
+            base = fake.link_base or fake.base_url
+            headers["link"] = f'<{base}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
+
         return JSONResponse(chunk, headers=headers)
 
     async def create(request: Request, key: tuple[str, int]) -> Response:
         body = (await request.json()).get("body")
         if not isinstance(body, str) or len(body) > GITHUB_BODY_LIMIT:
             return _error(422, "Validation Failed")
-        comment_id = fake.add_comment(key[0], key[1], body, user="github-actions[bot]")
+        comment_id = fake.add_comment(key[0], key[1], body, user=fake.identity)
         return JSONResponse(fake.find(comment_id), status_code=201)
 
     async def edit_comment(request: Request) -> Response:
@@ -156,8 +178,16 @@ def build_app(fake: FakeGitHub) -> Starlette:
         fake.statuses.setdefault((repo, request.path_params["sha"]), []).append(status)
         return JSONResponse(status, status_code=201)
 
+    async def user(request: Request) -> Response:
+        if (refused := guard(request, False)) is not None:
+            return refused
+        if fake.login is None:
+            return _error(403, "Resource not accessible by integration")
+        return JSONResponse({"login": fake.login, "id": 1})
+
     return Starlette(
         routes=[
+            Route("/user", user, methods=["GET"]),
             Route("/repos/{owner}/{repo}/statuses/{sha}", set_status, methods=["POST"]),
             Route(
                 "/repos/{owner}/{repo}/issues/{number:int}/comments",

@@ -87,7 +87,7 @@ def test_explicit_pr_and_repo_and_marker(fake: FakeGitHub, tmp_path: Path) -> No
 def test_finds_the_comment_beyond_the_first_page(fake: FakeGitHub, tmp_path: Path) -> None:
     for i in range(120):
         fake.add_comment(REPO, 3, f"review chatter {i}")
-    ours = fake.add_comment(REPO, 3, f"{DEFAULT_MARKER}\nold plan")
+    ours = fake.add_comment(REPO, 3, f"{DEFAULT_MARKER}\nold plan", user=fake.identity)
     result = _run(
         ["comment", "--body-file", str(_body(tmp_path, "new plan"))], _env(fake, tmp_path)
     )
@@ -111,7 +111,7 @@ def test_too_long_body_is_cut_and_points_at_the_run(fake: FakeGitHub, tmp_path: 
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
-        ("bad-token", "GitHub refused the token (401"),
+        ("bad-token", "HTTP 401: GitHub refused the token"),
         ("read-only", "pull-requests: write"),
         ("unknown-pr", "acme/specs#3 was not found"),
     ],

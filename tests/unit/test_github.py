@@ -6,9 +6,12 @@ Client tests talk real HTTP to the local fake GitHub (tests/fakes/github.py).
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from reconciler.errors import ApiError, AuthError, ConfigError
@@ -19,6 +22,7 @@ from reconciler.remote.github import (
     artifact_hint_from_env,
     cap_body,
     find_marked,
+    github_http_settings,
     pull_request_from_env,
     upsert_comment,
     with_marker,
@@ -27,6 +31,8 @@ from tests.fakes.github import FakeGitHub, serve
 
 REPO = "acme/specs"
 TOKEN = "ghs_fake_token_0123456789"
+#: Three attempts, no waiting worth the name: the retry policy itself is tested in test_http.
+FAST = github_http_settings(max_attempts=3, backoff_base_seconds=0.001)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,7 @@ def fake(server: FakeGitHub) -> FakeGitHub:
 
 def _client(fake: FakeGitHub, *, number: int = 7, token: str = TOKEN) -> GitHubClient:
     pr = PullRequestRef(api_url=fake.base_url, repository=REPO, number=number, token=token)
-    return GitHubClient(pr, retry_delays=(0.0, 0.0))
+    return GitHubClient(pr, settings=FAST)
 
 
 # --- pure helpers ---------------------------------------------------------------------------
@@ -58,15 +64,24 @@ def test_with_marker_prepends_once() -> None:
 
 
 def test_find_marked_needs_the_marker_as_a_whole_line() -> None:
+    bot = {"login": "github-actions[bot]"}
     comments = [
-        {"id": 1, "body": f"> {DEFAULT_MARKER}\n> quoted by a reviewer"},
-        {"id": 2, "body": "unrelated"},
-        {"id": 3, "body": f"{DEFAULT_MARKER}\r\nours"},
-        {"id": 4, "body": f"{DEFAULT_MARKER}\nalso ours, newer"},
+        {"id": 1, "body": f"> {DEFAULT_MARKER}\n> quoted by a reviewer", "user": bot},
+        {"id": 2, "body": "unrelated", "user": bot},
+        {"id": 3, "body": f"{DEFAULT_MARKER}\r\nours", "user": bot},
+        {"id": 4, "body": f"{DEFAULT_MARKER}\nalso ours, newer", "user": bot},
     ]
-    found = find_marked(comments, DEFAULT_MARKER)
+    found = find_marked(comments, DEFAULT_MARKER, "github-actions[bot]")
     assert found is not None and found["id"] == 3
-    assert find_marked(comments[:2], DEFAULT_MARKER) is None
+    assert find_marked(comments[:2], DEFAULT_MARKER, "github-actions[bot]") is None
+
+
+def test_find_marked_never_returns_another_authors_comment() -> None:
+    planted = {"id": 1, "body": f"{DEFAULT_MARKER}\nNothing to apply", "user": {"login": "mallory"}}
+    ours = {"id": 2, "body": f"{DEFAULT_MARKER}\nplan", "user": {"login": "github-actions[bot]"}}
+    assert find_marked([planted], DEFAULT_MARKER, "github-actions[bot]") is None
+    assert find_marked([planted, ours], DEFAULT_MARKER, "github-actions[bot]") == ours
+    assert find_marked([{"id": 3, "body": DEFAULT_MARKER}], DEFAULT_MARKER, "") is None
 
 
 def test_cap_body_keeps_short_bodies() -> None:
@@ -142,7 +157,7 @@ def test_arguments_win_over_environment(tmp_path: Path) -> None:
         (
             {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPO},
             {"number": 1, "api_url": "http://ghe.example"},
-            "must be https://",
+            "would send the token unencrypted",
         ),
         (
             {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPO},
@@ -204,7 +219,7 @@ def test_pagination_finds_the_comment_on_a_later_page(fake: FakeGitHub) -> None:
         result = upsert_comment(client, "new plan")
     assert (result.action, result.comment_id) == ("updated", ours)
     assert len(fake.comments(REPO, 7)) == 231
-    pages = [p for m, p in fake.requests if m == "GET"]
+    pages = [p for m, p in fake.requests if m == "GET" and p.endswith("/comments")]
     assert len(pages) == 6  # 3 pages per listing, two listings
 
 
@@ -271,7 +286,8 @@ def test_persistent_5xx_fails_after_the_retries(fake: FakeGitHub) -> None:
 
 def test_unreachable_api_is_a_clear_error() -> None:
     pr = PullRequestRef(api_url="http://127.0.0.1:9", repository=REPO, number=1, token=TOKEN)
-    with GitHubClient(pr, retry_delays=()) as client, pytest.raises(ApiError) as info:
+    settings = github_http_settings(max_attempts=1)
+    with GitHubClient(pr, settings=settings) as client, pytest.raises(ApiError) as info:
         client.list_comments()
     assert "cannot reach GitHub" in str(info.value)
     assert TOKEN not in str(info.value)
@@ -283,3 +299,86 @@ def test_an_answer_that_is_not_json_is_a_clear_error(fake: FakeGitHub) -> None:
         client.list_comments()
     with _client(fake) as client, pytest.raises(ApiError, match="has no comment id"):
         client.create_comment("plan")
+
+
+# --- issue 12: whose comment is edited, where the token goes, how rate limits are waited ------
+
+
+def test_a_planted_marker_comment_is_never_edited(fake: FakeGitHub) -> None:
+    """Before the bot's first run, someone posts a comment with the marker line: editing it
+    would let its author rewrite the plan afterwards (issue 12, item 15)."""
+    planted = fake.add_comment(REPO, 7, f"{DEFAULT_MARKER}\nNothing to apply", user="mallory")
+    with _client(fake) as client:
+        result = upsert_comment(client, "plan: 3 to change")
+    assert result.action == "created" and result.comment_id != planted
+    assert result.impostors == ("mallory",)
+    kept = fake.find(planted)
+    assert kept is not None and kept["body"] == f"{DEFAULT_MARKER}\nNothing to apply"
+    assert ("PATCH", f"/repos/{REPO}/issues/comments/{planted}") not in fake.requests
+
+
+def test_a_personal_token_edits_only_its_users_comment(fake: FakeGitHub) -> None:
+    fake.login = "alice"
+    bots = fake.add_comment(REPO, 7, f"{DEFAULT_MARKER}\nby the bot", user="github-actions[bot]")
+    alices = fake.add_comment(REPO, 7, f"{DEFAULT_MARKER}\nby alice", user="alice")
+    with _client(fake) as client:
+        result = upsert_comment(client, "new plan")
+    assert (result.action, result.comment_id) == ("updated", alices)
+    kept = fake.find(bots)
+    assert kept is not None and kept["body"].endswith("by the bot")
+
+
+def test_pagination_to_another_origin_gets_no_token(fake: FakeGitHub) -> None:
+    """The Link header points at another port of this machine: a different origin."""
+    for i in range(120):
+        fake.add_comment(REPO, 7, f"chatter {i}")
+    with serve(FakeGitHub(token="the-other-fake-knows-no-token")) as elsewhere:
+        fake.link_base = elsewhere
+        with _client(fake) as client, pytest.raises(ApiError, match="is not at") as info:
+            client.list_comments()
+    assert TOKEN not in str(info.value)
+
+
+class DowngradingGitHub(httpx.AsyncBaseTransport):
+    """GitHub over https whose pagination Link says http:// on the same host and port.
+
+    A fake transport, not a server: the emulator has no TLS, and a test certificate the client
+    trusts would need a switch the client must not have. What matters is which URLs the client
+    asks for, and this records them.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((str(request.url), request.headers.get("authorization")))
+        if request.url.path == "/user":
+            return httpx.Response(403, json={"message": "Resource not accessible by integration"})
+        link = f'<http://api.github.example:8443{request.url.path}?page=2>; rel="next"'
+        return httpx.Response(200, json=[], headers={"link": link})
+
+
+def test_an_https_to_http_link_is_refused_before_the_token_is_sent() -> None:
+    api = (
+        "https://api.github.example:8443"  # same host and port as the link: only the scheme differs
+    )
+    pr = PullRequestRef(api_url=api, repository=REPO, number=7, token=TOKEN)
+    transport = DowngradingGitHub()
+    with (
+        GitHubClient(pr, settings=FAST, transport=transport) as client,
+        pytest.raises(ApiError, match=re.escape(f"is not at {api}")) as info,
+    ):
+        client.list_comments()
+    assert all(url.startswith("https://") for url, _ in transport.seen)
+    assert len(transport.seen) == 1
+    assert TOKEN not in str(info.value)
+
+
+def test_a_rate_limit_with_a_reset_is_waited_for(fake: FakeGitHub) -> None:
+    """GitHub answers a spent rate limit with 403, x-ratelimit-remaining: 0 and the reset time;
+    the shared session waits until then instead of failing (issue 11, item 3)."""
+    fake.rate_limit_reset_in = 1.0
+    start = time.monotonic()
+    with _client(fake) as client:
+        assert client.list_comments() == []
+    assert 0.5 < time.monotonic() - start < 10

@@ -34,9 +34,11 @@ __all__ = [
     "SessionStats",
     "TransportName",
     "backoff_delay",
+    "is_transient",
     "parse_retry_after",
     "redact",
     "response_json",
+    "server_wait",
 ]
 
 #: Statuses that say "try again later"; every other 4xx/5xx is final. An assumption: it lives in
@@ -182,6 +184,27 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+def server_wait(response: httpx.Response, *, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: ``Retry-After``, or else, when a rate-limit window
+    is spent (``x-ratelimit-remaining: 0``, as GitHub sends), until ``x-ratelimit-reset``."""
+    headers = response.headers
+    retry_after = parse_retry_after(headers.get("Retry-After"), now=now)
+    if retry_after is not None or headers.get("x-ratelimit-remaining") != "0":
+        return retry_after
+    try:
+        reset = float(headers.get("x-ratelimit-reset", ""))
+    except ValueError:
+        return None
+    return max(0.0, reset - (time.time() if now is None else now))
+
+
+def is_transient(response: httpx.Response) -> bool:
+    """Worth another attempt: a transient status, or a 403 that is a rate limit with a known
+    end (GitHub answers its rate limits with 403 and says when to come back)."""
+    status = response.status_code
+    return status in TRANSIENT_STATUSES or (status == 403 and server_wait(response) is not None)
 
 
 def backoff_delay(settings: HttpSettings, attempt: int, rng: random.Random) -> float:

@@ -50,7 +50,6 @@ from reconciler.remote.http.messages import (
 )
 from reconciler.remote.http.policy import (
     BEARER,
-    TRANSIENT_STATUSES,
     Attempt,
     AuthScheme,
     Endpoint,
@@ -58,10 +57,12 @@ from reconciler.remote.http.policy import (
     RequestContext,
     RequestStoppedError,
     SessionStats,
-    parse_retry_after,
+    is_transient,
     redact,
+    server_wait,
 )
 from reconciler.remote.http.retry import RateLimiter, RetryClock
+from reconciler.remote.http.urls import request_url
 from reconciler.remote.http.wire import (
     AiohttpWire,
     BodyTooLargeError,
@@ -109,6 +110,7 @@ class HttpSession:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.settings = settings or HttpSettings()
@@ -131,6 +133,7 @@ class HttpSession:
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
             "User-Agent": f"reconciler/{__version__}",
+            **(headers or {}),
         }
         self._credentials = auth.headers(endpoint.token)
         self._wire = self._make_wire(transport)
@@ -218,14 +221,17 @@ class HttpSession:
     ) -> httpx.Response:
         """Send one request under the policy; return the 2xx response or raise ApiError.
 
+        ``path`` is a path under the endpoint's URL, or an absolute URL the server gave (a
+        pagination ``Link``): that one is sent only when it has the endpoint's origin, since
+        the credential goes with it.
+
         The response's body is already read. From the aiohttp wire it carries no ``.request``
         (building one costs as much CPU as the rest of the exchange), so use the status and
         body, not ``raise_for_status()``: errors have been raised here already.
         """
         ctx = context or RequestContext()
-        if not path.startswith("/"):
-            raise ValueError(f"request paths start with '/', got {path!r}")
-        name = f"{method.upper()} {path}"
+        url, shown = self._url(path)
+        name = f"{method.upper()} {shown}"
         self.stats.requests += 1
         attempt = 0
         started = self._timing.now()
@@ -233,12 +239,12 @@ class HttpSession:
             attempt += 1
             await self._take_slot(name, ctx, attempt)
             outcome, response, cause = await self._exchange(
-                method, path, json=json, params=params, name=name, ctx=ctx
+                method, url, json=json, params=params, name=name, ctx=ctx
             )
             if response is not None and response.is_success:
                 self._report(ctx, name, attempt, outcome, None)
                 return response
-            if response is not None and response.status_code not in TRANSIENT_STATUSES:
+            if response is not None and not is_transient(response):
                 self._report(ctx, name, attempt, outcome, None)
                 raise self._final_error(name, ctx, response)
             delay, why_not = self._retry_delay(attempt, started, response, cause)
@@ -250,7 +256,7 @@ class HttpSession:
     async def _exchange(
         self,
         method: str,
-        path: str,
+        url: str,
         *,
         json: Any,
         params: Mapping[str, Any] | None,
@@ -260,7 +266,7 @@ class HttpSession:
         """One attempt: (what happened in a few words, the response if any, the failure if
         none). Transient transport failures are returned for the retry loop; others raise."""
         try:
-            response = await self._launch(method, path, json=json, params=params)
+            response = await self._launch(method, url, json=json, params=params)
         except BodyTooLargeError as exc:
             self.stats.failures += 1
             raise self._error(ApiError, f"response refused: {exc}", name, ctx) from None
@@ -299,7 +305,7 @@ class HttpSession:
             raise
 
     def _launch(
-        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
+        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
     ) -> asyncio.Future[httpx.Response]:
         """Start one attempt in its own task; the task releases the slot when it ends.
 
@@ -307,7 +313,7 @@ class HttpSession:
         still completes (a POST is never torn in half) and :meth:`aclose` waits for it.
         """
         self.stats.attempts += 1
-        task = asyncio.ensure_future(self._send(method, path, json=json, params=params))
+        task = asyncio.ensure_future(self._send(method, url, json=json, params=params))
         self._in_flight.add(task)
         task.add_done_callback(self._release)
         return asyncio.shield(task)
@@ -319,14 +325,14 @@ class HttpSession:
             task.exception()  # a caller that was cancelled never reads it: mark it retrieved
 
     async def _send(
-        self, method: str, path: str, *, json: Any, params: Mapping[str, Any] | None
+        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
     ) -> httpx.Response:
         # A hard deadline for the whole attempt: per-phase timeouts alone let a server that
         # trickles bytes hold a slot forever. The session's deadline shortens it further.
         async with asyncio.timeout(self._timing.attempt_seconds()):
             response = await self._wire.send(
                 method,
-                self._base + path,
+                url,
                 json=json,
                 params=params,
                 credentials=self._credentials,
@@ -336,6 +342,13 @@ class HttpSession:
             # queued request before the caller even sees the 401. The gate must be shut first.
             self._refused()
         return response
+
+    def _url(self, path: str) -> tuple[str, str]:
+        """(The URL to send to, what messages call it); see :func:`request_url`."""
+        try:
+            return request_url(path, self._base)
+        except ValueError as exc:
+            raise ApiError(str(exc), target=self.endpoint.name, request=self.redact(path)) from None
 
     def _retry_delay(
         self,
@@ -347,8 +360,8 @@ class HttpSession:
         """Seconds before the next attempt, or (None, why not) when there must be none."""
         if self.stopping or (cause is not None and _is_final(cause)):
             return None, ""
-        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response else None
-        return self._timing.next_delay(attempt, started, retry_after)
+        wait = server_wait(response) if response is not None else None
+        return self._timing.next_delay(attempt, started, wait)
 
     def _report(
         self, ctx: RequestContext, name: str, number: int, outcome: str, retry_in: float | None

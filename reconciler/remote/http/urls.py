@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
 
-__all__ = ["Origin", "check_api_url", "is_loopback", "may_carry_credential", "without_userinfo"]
+__all__ = [
+    "Origin",
+    "check_api_url",
+    "is_loopback",
+    "may_carry_credential",
+    "request_url",
+    "without_userinfo",
+]
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 #: ``scheme://user:password@`` anywhere in a text; the userinfo ends at the last ``@`` before
@@ -77,6 +84,24 @@ def may_carry_credential(url: str, api_url: str) -> bool:
     """
     target = _origin(url)
     return target is not None and target == _origin(api_url)
+
+
+def request_url(path: str, api_url: str) -> tuple[str, str]:
+    """(The URL a request goes to, what messages call it) for ``path`` under ``api_url``.
+
+    ``path`` is a path (``/v1/...``) or an absolute URL a server handed back (a pagination
+    ``Link``); the latter is refused (ValueError, userinfo stripped) unless
+    :func:`may_carry_credential` allows it.
+    """
+    if path.startswith("/"):
+        return api_url.rstrip("/") + path, path
+    if not may_carry_credential(path, api_url):
+        raise ValueError(
+            f"not sent: {without_userinfo(path)} is not at {api_url} (a credential goes only "
+            "where scheme, host and port match the configured API)"
+        )
+    parts = urlsplit(path)
+    return path, parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def check_api_url(url: str, what: str) -> str:

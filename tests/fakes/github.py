@@ -81,6 +81,17 @@ class FakeGitHub:
         self.pulls[(repository, number)].append(comment)
         return self._next_id
 
+    def spent_rate_limit(self) -> Response | None:
+        """GitHub's 403 for a spent rate limit, with when it resets, until it has reset."""
+        if self.rate_limit_reset_in is None:
+            return None
+        if self._reset_at is None:
+            self._reset_at = time.time() + self.rate_limit_reset_in
+        if time.time() >= self._reset_at:
+            return None
+        spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": f"{self._reset_at:.3f}"}
+        return _error(403, "API rate limit exceeded", spent)
+
     def comments(self, repository: str, number: int) -> list[dict[str, Any]]:
         return self.pulls[(repository, number)]
 
@@ -105,12 +116,8 @@ def build_app(fake: FakeGitHub) -> Starlette:
             return _error(fake.fail_next.pop(0), "Server Error")
         if request.headers.get("authorization") != f"Bearer {fake.token}":
             return _error(401, "Bad credentials")
-        if fake.rate_limit_reset_in is not None:
-            if fake._reset_at is None:
-                fake._reset_at = time.time() + fake.rate_limit_reset_in
-            if time.time() < fake._reset_at:
-                spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": f"{fake._reset_at:.3f}"}
-                return _error(403, "API rate limit exceeded", spent)
+        if (spent := fake.spent_rate_limit()) is not None:
+            return spent
         if fake.rate_limited:
             return _error(403, "API rate limit exceeded", {"x-ratelimit-remaining": "0"})
         if write and fake.read_only:

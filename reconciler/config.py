@@ -99,7 +99,7 @@ class PlanSettings(StrictModel):
         default=None, ge=1, le=100, description="null = no count; retrySeconds bounds retries."
     )
     retry_seconds: float = Field(
-        default=60.0, ge=0, le=3600, description="How long one request's failures are retried."
+        default=120.0, ge=0, le=3600, description="How long one request's failures are retried."
     )
 
 
@@ -113,7 +113,7 @@ class ApplySettings(StrictModel):
         default=None, ge=1, le=100, description="null = no count; retrySeconds bounds retries."
     )
     retry_seconds: float = Field(
-        default=60.0, ge=0, le=3600, description="How long one request's failures are retried."
+        default=120.0, ge=0, le=3600, description="How long one request's failures are retried."
     )
     max_update_percent: float = Field(default=30, ge=0, le=100)
     min_existing_for_threshold: int = Field(default=10, ge=0)

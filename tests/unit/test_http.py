@@ -67,7 +67,7 @@ def test_redact_replaces_every_occurrence() -> None:
 
 def test_settings_from_config_carry_the_limits() -> None:
     plan = HttpSettings.from_config(PlanSettings())
-    assert (plan.concurrency, plan.max_attempts, plan.retry_seconds) == (32, None, 60)
+    assert (plan.concurrency, plan.max_attempts, plan.retry_seconds) == (32, None, 120)
     apply = HttpSettings.from_config(ApplySettings(concurrency=4, requests_per_second=10))
     assert (apply.concurrency, apply.requests_per_second) == (4, 10)
     with pytest.raises(ValueError):

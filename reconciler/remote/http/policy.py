@@ -50,7 +50,7 @@ TransportName = Literal["aiohttp", "httpx"]
 #: conversation's metrics, a page of comments), far below what would exhaust memory.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 #: How long transient failures of one request are retried, by default.
-DEFAULT_RETRY_SECONDS = 60.0
+DEFAULT_RETRY_SECONDS = 120.0
 
 
 @dataclass(frozen=True)

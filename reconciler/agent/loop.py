@@ -31,6 +31,7 @@ from reconciler.agent.status import (
 )
 from reconciler.agent.verify import CommitVerifier, UntrustedCommitError
 from reconciler.applier import ApplyReport
+from reconciler.engine.run import StopSignal
 from reconciler.engine.workspace import Workspace
 from reconciler.errors import ApiError, ConfigError, ReconcilerError, SpecError, StalePlanError
 from reconciler.files import ensure_state_dir
@@ -94,7 +95,7 @@ class Reconciler:
         self.environ = dict(os.environ if environ is None else environ)
         self.metrics = metrics or AgentMetrics()
         self.trigger = threading.Event()
-        self.stop = threading.Event()
+        self.stop = StopSignal()
         self.passes = 0
         self._on_pass = on_pass
         self._lock = threading.Lock()
@@ -145,8 +146,9 @@ class Reconciler:
     def wake(self) -> None:
         self.trigger.set()
 
-    def shutdown(self) -> None:
-        self.stop.set()
+    def shutdown(self, reason: str = "stopped") -> None:
+        """Finish the current pass early (an apply lets in-flight writes finish) and end ``run``."""
+        self.stop.request(reason)
         self.trigger.set()
 
     # --- one pass --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -129,8 +130,17 @@ def bind(listen: str) -> socket.socket:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, except that a SIGTERM ends the process normally (exit 0) after the
-    graceful shutdown, instead of being raised again at the process."""
+    """uvicorn's server, except that a signal also stops the reconcile loop at once (so an
+    apply stops while the HTTP side drains), and a SIGTERM ends the process normally (exit 0)
+    after the graceful shutdown instead of being raised again at the process."""
+
+    def __init__(self, config: uvicorn.Config, reconciler: Reconciler) -> None:
+        super().__init__(config)
+        self._reconciler = reconciler
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._reconciler.shutdown(f"stopped ({signal.Signals(sig).name})")
+        super().handle_exit(sig, frame)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -146,9 +156,9 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(app: Starlette, sock: socket.socket) -> None:
+def serve(app: Starlette, sock: socket.socket, reconciler: Reconciler) -> None:
     """Serve until SIGTERM/SIGINT, then shut down gracefully (see the module docstring)."""
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=30
     )
-    _Server(config).run(sockets=[sock])
+    _Server(config, reconciler).run(sockets=[sock])

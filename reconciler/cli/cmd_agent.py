@@ -136,5 +136,5 @@ def agent(
         f"reconciler agent: {settings.repo} {branch} every {interval}, "
         f"serving http://{host}:{port} (/healthz /readyz /metrics /status /hook)"
     )
-    serve(app, sock)
+    serve(app, sock, reconciler)
     echo_err("reconciler agent: stopped")

@@ -72,21 +72,25 @@ class GitRemote:
         return self._git(self.work, *args)
 
     def commit(
-        self, files: dict[str, str], message: str = "change", *, sign_with: Path | None = None
+        self, files: dict[str, str], message: str = "change", *, signing: tuple[str, ...] = ()
     ) -> str:
-        """Write ``files``, commit (SSH-signed with ``sign_with``), push; returns the sha."""
+        """Write ``files``, commit (signed when ``signing`` gives git the -c options), push;
+        returns the sha."""
         for name, text in files.items():
             path = self.work / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         self.git("add", "-A")
-        if sign_with is None:
-            self.git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", message)
-        else:
-            signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_with}"]
+        if signing:
             self.git(*signing, "commit", "--quiet", "-S", "-m", message)
+        else:
+            self.git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", message)
         self.git("push", "--quiet", "origin", "HEAD:main")
         return self.git("rev-parse", "HEAD")
+
+
+def ssh_signing(key: Path) -> tuple[str, ...]:
+    return ("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}")
 
 
 def revision(sha: str) -> str:

@@ -138,3 +138,30 @@ def test_sigkill_during_an_apply_then_a_restart_converges_without_duplicates(
         index = int(label[1:])
         assert all(b["externalId"] == f"qa-{index}" and b["score"] == 70 for b in bodies)
         assert len(bodies) <= 2
+
+
+def test_sigterm_during_an_apply_lets_in_flight_writes_finish_and_exits_0(
+    git_remote: GitRemote, agent_zelto: RunningEmulator, tmp_path: Path
+) -> None:
+    git_remote.commit({"reconciler.yaml": CONFIG, "specs/a.yaml": spec_text({CONV_A: records(40)})})
+    agent_zelto.set_faults(Faults(latency_ms=40, methods=("POST",)))
+    agent = AgentProcess(git_remote, agent_zelto, tmp_path / "state", "--interval", "0.2s")
+    try:
+        wait_until(lambda: len(agent_zelto.store.list_metrics(CONV_A)) >= 4)
+        started = time.monotonic()
+        agent.process.send_signal(signal.SIGTERM)
+        stderr = agent.stop()
+    finally:
+        if agent.process.poll() is None:
+            agent.process.kill()
+    assert agent.process.returncode == 0, stderr
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in stderr, stderr
+    assert "ApplyFailed" in stderr and "SIGTERM" in stderr
+    written = len(agent_zelto.store.list_metrics(CONV_A))
+    assert 4 <= written < 40
+    # Every POST the agent started was answered and stored: none was cut off halfway.
+    assert sum(len(b) for b in agent_zelto.store.accepted_writes().values()) == written
+    saved = json.loads((tmp_path / "state" / "agent" / "status.json").read_text())
+    assert saved["lastAppliedRevision"] is None
+    assert saved["conditions"][0]["reason"] == "ApplyFailed"

@@ -78,7 +78,9 @@ class CommitVerifier:
         """A keyring holding exactly the file's keys, each trusted fully (it is the allow-list)."""
         home = ensure_state_dir(self._source.cache_dir, "gnupg")
         home.chmod(0o700)  # gpg refuses a home others can read
-        base = ["gpg", "--batch", "--quiet", "--homedir", str(home)]
+        # --no-autostart: public keys need no gpg-agent, and a deep state folder would give the
+        # agent's socket a path longer than a Unix socket may have.
+        base = ["gpg", "--batch", "--quiet", "--no-autostart", "--homedir", str(home)]
         _run([*base, "--import", str(self._signers)])
         listing = _run([*base, "--with-colons", "--fingerprint", "--list-keys"])
         primaries = _primary_fingerprints(listing)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from reconciler.applier import ApplyReport, RecordResult, RecordStatus, RefusedPlanError
     from reconciler.engine.run import ProgressCallback, StopSignal
     from reconciler.engine.workspace import Workspace
+    from reconciler.importer.writing import ImportReport
     from reconciler.plan.model import Action, Change, ConversationPlan, Plan
     from reconciler.plan.shard import Shard
 
@@ -51,6 +52,7 @@ _LAZY = {
     "ApplyReport": "reconciler.applier",
     "Change": "reconciler.plan.model",
     "ConversationPlan": "reconciler.plan.model",
+    "ImportReport": "reconciler.importer.writing",
     "Plan": "reconciler.plan.model",
     "ProgressCallback": "reconciler.engine.run",
     "RecordResult": "reconciler.applier",
@@ -87,6 +89,7 @@ __all__ = [
     "ConversationPlan",
     "DeclaredRecord",
     "DesiredState",
+    "ImportReport",
     "Issue",
     "Location",
     "MetricRecord",

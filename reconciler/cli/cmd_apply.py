@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -220,7 +221,7 @@ def _run(
 def _stopping_on_signals(stop: StopSignal, received: list[int]) -> Iterator[None]:
     """While the writes run, SIGINT and SIGTERM set ``stop`` (with the reason the report shows)
     instead of killing the process, and record the exit code they ask for."""
-    previous: dict[signal.Signals, object] = {}
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int] = {}
     for signum, (reason, code) in _SIGNALS.items():
 
         def handler(
@@ -230,16 +231,18 @@ def _stopping_on_signals(stop: StopSignal, received: list[int]) -> Iterator[None
             stop.request(reason)
 
         try:
-            previous[signum] = signal.signal(signum, handler)
+            old = signal.signal(signum, handler)
         except ValueError:
             # Not the main thread: Ctrl-C then raises KeyboardInterrupt as usual, and re-running
             # apply still finishes the job.
             break
+        if old is not None:  # None: a handler not set from Python, which cannot be restored
+            previous[signum] = old
     try:
         yield
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)  # type: ignore[arg-type]
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)
 
 
 def _print_report(report: ApplyReport, options: _Options) -> None:

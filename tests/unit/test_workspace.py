@@ -42,6 +42,7 @@ PUBLIC = [
     "ConversationPlan",
     "DeclaredRecord",
     "DesiredState",
+    "ImportReport",
     "Issue",
     "Location",
     "MetricRecord",

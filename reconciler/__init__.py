@@ -35,7 +35,7 @@ from reconciler.model import (
 
 if TYPE_CHECKING:
     from reconciler.applier import ApplyReport, RecordResult, RecordStatus, RefusedPlanError
-    from reconciler.engine.run import ProgressCallback, StopSignal
+    from reconciler.engine.steps import ProgressCallback, StopSignal
     from reconciler.engine.workspace import Workspace
     from reconciler.importer.writing import ImportReport
     from reconciler.plan.model import Action, Change, ConversationPlan, Plan
@@ -54,12 +54,12 @@ _LAZY = {
     "ConversationPlan": "reconciler.plan.model",
     "ImportReport": "reconciler.importer.writing",
     "Plan": "reconciler.plan.model",
-    "ProgressCallback": "reconciler.engine.run",
+    "ProgressCallback": "reconciler.engine.steps",
     "RecordResult": "reconciler.applier",
     "RecordStatus": "reconciler.applier",
     "RefusedPlanError": "reconciler.applier",
     "Shard": "reconciler.plan.shard",
-    "StopSignal": "reconciler.engine.run",
+    "StopSignal": "reconciler.engine.steps",
     "Workspace": "reconciler.engine.workspace",
 }
 

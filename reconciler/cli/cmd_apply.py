@@ -33,7 +33,7 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.progress import ApplyProgressBar
 from reconciler.cli.scoping import Scoping, plan_in_scope, shard_option
-from reconciler.engine.run import StopSignal
+from reconciler.engine.steps import StopSignal
 from reconciler.engine.workspace import Workspace
 from reconciler.errors import ConfigError
 from reconciler.plan.model import Plan

@@ -33,15 +33,15 @@ from reconciler.engine.importing import (
     out_folder,
 )
 from reconciler.engine.importing import conversation_ids as checked_ids
-from reconciler.engine.run import (
+from reconciler.engine.scope import NoteCallback
+from reconciler.engine.specs import load_desired, load_planned, spec_paths
+from reconciler.engine.steps import (
     ProgressCallback,
     UnreadableCallback,
     read_state,
     run_sync,
     write_plan,
 )
-from reconciler.engine.scope import NoteCallback
-from reconciler.engine.specs import load_desired, load_planned, spec_paths
 from reconciler.errors import ConfigError
 from reconciler.importer.writing import ImportReport
 from reconciler.model import DesiredState

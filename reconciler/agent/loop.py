@@ -31,7 +31,7 @@ from reconciler.agent.status import (
 )
 from reconciler.agent.verify import CommitVerifier, UntrustedCommitError
 from reconciler.applier import ApplyReport
-from reconciler.engine.run import StopSignal
+from reconciler.engine.steps import StopSignal
 from reconciler.engine.workspace import Workspace
 from reconciler.errors import ApiError, ConfigError, ReconcilerError, SpecError, StalePlanError
 from reconciler.files import ensure_state_dir

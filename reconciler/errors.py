@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.display import escape_controls
+
 __all__ = [
     "ApiError",
     "ApplyError",
@@ -68,7 +70,7 @@ class Issue:
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location.file else ""
         inside = f"{self.path}: " if self.path else ""
-        return f"{where}{inside}{self.message}"
+        return escape_controls(f"{where}{inside}{self.message}")
 
 
 class ReconcilerError(Exception):

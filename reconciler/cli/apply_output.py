@@ -12,6 +12,7 @@ import json
 import click
 
 from reconciler.applier import ApplyReport, RecordResult, RecordStatus
+from reconciler.display import escape_controls
 
 __all__ = ["render_report_json", "render_report_text"]
 
@@ -27,12 +28,13 @@ _MARKS: dict[RecordStatus, tuple[str, str]] = {
 def _record_line(result: RecordResult, color: bool) -> str:
     mark, colour = _MARKS[result.status]
     shown = click.style(f"{mark:<13}", fg=colour) if color else f"{mark:<13}"
-    ext = f" ({result.external_id})" if result.external_id else ""
-    line = f"  {shown} {result.conversation_id}  {result.action.value:<7} '{result.label}'{ext}"
+    ext = f" ({escape_controls(result.external_id)})" if result.external_id else ""
+    label = escape_controls(result.label)
+    line = f"  {shown} {result.conversation_id}  {result.action.value:<7} '{label}'{ext}"
     if result.attempts > 1:
         line += f" after {result.attempts} attempts"
     if result.reason:
-        line += f": {result.reason}"
+        line += f": {escape_controls(result.reason)}"
     return line
 
 

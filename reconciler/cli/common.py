@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from reconciler.display import escape_controls
 from reconciler.errors import ReconcilerError, SpecError
 
 __all__ = [
@@ -121,8 +122,8 @@ def use_color(stream: object = None) -> bool:
 
 
 def echo_err(message: str) -> None:
-    """A message for the user on stderr, prefixed so it stands out in CI logs."""
-    click.echo(message, err=True)
+    """A message for the user on stderr; server and spec text in it cannot control the terminal."""
+    click.echo(escape_controls(message), err=True)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.display import escape_controls
 from reconciler.plan.model import Action, Change, ConversationPlan, FieldDiff, Plan, as_masked
 
 SYMBOLS: dict[Action, str] = {
@@ -58,8 +59,10 @@ def shown_conversations(plan: Plan, *, verbose: bool) -> tuple[ConversationPlan,
 
 
 def visible(text: str, *, all_spaces: bool = False) -> str:
-    """Control whitespace as symbols; trailing spaces (or all spaces) as ``·``."""
-    body = "".join(_ESCAPES.get(ch, ch) for ch in text)
+    """Control whitespace as symbols; trailing spaces (or all spaces) as ``·``; every other
+    terminal control or bidi character as an escape (:func:`reconciler.display.escape_controls`):
+    labels, notes and server messages are untrusted."""
+    body = escape_controls("".join(_ESCAPES.get(ch, ch) for ch in text))
     if all_spaces:
         return body.replace(" ", "·")
     stripped = body.rstrip(" ")

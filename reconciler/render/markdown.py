@@ -20,6 +20,7 @@ import html
 import re
 from collections import Counter
 
+from reconciler.display import escape_controls
 from reconciler.plan.model import ACTION_ORDER, Action, Change, ConversationPlan, Plan
 from reconciler.render._values import (
     ShownDiff,
@@ -96,7 +97,7 @@ def code(text: str) -> str:
 
 def escape(text: str) -> str:
     """Prose with user or server text in it: no Markdown, no HTML, one line."""
-    one_line = " ".join(text.split())
+    one_line = escape_controls(" ".join(text.split()))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False)).replace("@", "&#64;")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from reconciler.display import lookalike_key
 from reconciler.errors import Issue, Location
 from reconciler.model import CatalogEntry, DeclaredRecord
 from reconciler.spec.document import FileResult, LabelDecl, RecordDecl, location
@@ -99,9 +100,11 @@ def _record_path(item: _Placed, key: str) -> str:
 
 
 def _all_distinct(pairs: Sequence[tuple[str, RecordDecl]]) -> bool:
-    """The common case, decided without building anything: no externalId or label repeats."""
+    """The common case, decided without building anything: no externalId or label repeats,
+    and no two labels look alike (:func:`reconciler.display.lookalike_key`)."""
     records = [decl.record for _file, decl in pairs]
-    return len({r.external_id for r in records}) == len({r.label for r in records}) == len(records)
+    labels = {lookalike_key(r.label) for r in records}
+    return len({r.external_id for r in records}) == len(labels) == len(records)
 
 
 def _check_unique(
@@ -115,16 +118,26 @@ def _check_unique(
     for file, decl in pairs:
         item = _Placed(file, decl, locator)
         value = _value(decl, key)
-        if value in first:
-            other = first[value].at(key)
+        seen = lookalike_key(value) if key == "label" else value
+        if seen not in first:
+            first[seen] = item
+            continue
+        earlier = first[seen]
+        other = earlier.at(key)
+        if _value(earlier.decl, key) != value:
+            message = (
+                f"label {value!a} looks the same as {_value(earlier.decl, key)!a} at "
+                f"{other} in conversation {conversation_id}: they differ only in Unicode "
+                "normalisation, invisible characters or outer spaces, so a reviewer cannot tell "
+                "them apart; write one spelling"
+            )
+        else:
             why = " (the server keeps one record per label)" if key == "label" else ""
             message = (
                 f"{key} '{value}' is used twice in conversation {conversation_id}: "
                 f"here and at {other}{why}"
             )
-            issues.append(Issue(item.at(key), message, _record_path(item, key)))
-        else:
-            first[value] = item
+        issues.append(Issue(item.at(key), message, _record_path(item, key)))
 
 
 def _value(decl: RecordDecl, key: str) -> str:

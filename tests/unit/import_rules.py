@@ -76,7 +76,13 @@ class Rule:
         return _matches(imported, self.forbidden) and not _matches(imported, self.allowed)
 
 
-FOUNDATIONS = ("reconciler.errors", "reconciler.model", "reconciler.contract", "reconciler.files")
+FOUNDATIONS = (
+    "reconciler.errors",
+    "reconciler.model",
+    "reconciler.contract",
+    "reconciler.files",
+    "reconciler.display",
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(

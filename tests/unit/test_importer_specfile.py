@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.display import first_unsafe
+from reconciler.errors import SpecError
 from reconciler.importer.specfile import (
     GeneratedFile,
     ImportWriteError,
@@ -34,8 +36,13 @@ def load(text: str) -> SpecDocument:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=60))
 def test_any_text_round_trips_through_yaml(text: str) -> None:
-    doc = load_yaml(f"k: {yaml_string(text)}\n".encode(), "x.yaml")
-    assert doc.data == {"k": text}
+    """Any text a spec may hold comes back as it was; terminal controls are refused, located."""
+    source = f"k: {yaml_string(text)}\n".encode()
+    if first_unsafe(text) is None:
+        assert load_yaml(source, "x.yaml").data == {"k": text}
+    else:
+        with pytest.raises(SpecError, match=r"x\.yaml:1:4: character U\+"):
+            load_yaml(source, "x.yaml")
 
 
 def test_rendered_spec_loads_back_to_the_same_records() -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from plan_factories import current, declared, desired, remote
+import pytest
+from plan_factories import CID, current, declared, desired, remote
 from plan_samples import assert_golden, empty_plan, every_action_plan, offline_plan
 
+from reconciler.display import UNSAFE_CHARACTERS
+from reconciler.plan.model import Plan
 from reconciler.plan.planner import make_plan
 from reconciler.render import render, render_text
+
+OTHER_CID = "9a1f6f2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
 
 
 def test_every_action_golden() -> None:
@@ -89,3 +94,32 @@ def test_one_orphan_is_spoken_of_in_the_singular() -> None:
     assert render_text(plan).splitlines()[-1] == (
         "1 orphaned record cannot be deleted through the API: clear it in the Zelto app."
     )
+
+
+HOSTILE = "Empathy\x1b[1A\x1b[2K\x07\x9b\u202e\x00"
+
+
+def _hostile_plan() -> Plan:
+    """Remote values are untrusted: a label, an externalId, a note and an error message from
+    the server, each carrying ESC, BEL, C1, a bidi override and NUL."""
+    return make_plan(
+        desired([declared("qa-1", "Empathy", note="ours")]),
+        current(
+            [
+                remote("qa-1", "Empathy", note=f"theirs{HOSTILE}"),
+                remote(f"x{HOSTILE}", HOSTILE),
+            ],
+            errors={OTHER_CID: f"server said {HOSTILE}"},
+            conversations=(CID, OTHER_CID),
+        ),
+        target="local",
+        ownership_prefix="",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_remote_text_cannot_control_the_terminal(fmt: str) -> None:
+    """Issue 12 item 12: control characters from the server reached the terminal raw."""
+    shown = render(_hostile_plan(), fmt, verbose=True)
+    assert UNSAFE_CHARACTERS.search(shown) is None
+    assert "Empathy\\x1b[1A\\x1b[2K\\x07\\x9b\\u202e\\x00" in shown

@@ -36,7 +36,7 @@ SCHEMA_REJECTS = [
     "missing-label",
     "neither-verdict-nor-score",
     "note-too-long",
-    "note-unquoted-date",
+    "score-underscore",
     "record-not-a-mapping",
     "records-not-a-list",
     "score-negative",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -34,13 +32,9 @@ def test_the_c_parser_is_in_use() -> None:
     assert "_ruamel_yaml" in _Loader.__mro__[1].__module__
 
 
-def test_values_match_the_safe_loader() -> None:
+def test_values_follow_the_yaml_1_2_core_schema() -> None:
     doc = load_yaml(b"a: 1\nb: [x, 2.5, true, null, 2024-01-01]\nc: '7'\n", "f.yaml")
-    assert doc.data == {
-        "a": 1,
-        "b": ["x", 2.5, True, None, datetime.date(2024, 1, 1)],
-        "c": "7",
-    }
+    assert doc.data == {"a": 1, "b": ["x", 2.5, True, None, "2024-01-01"], "c": "7"}
 
 
 def test_yaml_1_2_booleans_only() -> None:
@@ -133,13 +127,13 @@ def test_locate_walks_to_the_deepest_existing_node() -> None:
 
 
 def test_node_descriptions_are_short_and_safe() -> None:
-    doc = load_yaml(b"a: x\nb: [1]\nc: {}\nd: 2024-01-01\ne: " + b"z" * 100 + b"\nf:\n", "f")
+    doc = load_yaml(b"a: x\nb: [1]\nc: {}\nd: true\ne: " + b"z" * 100 + b"\nf:\n", "f")
     described = [describe_node(node_parent(doc.root, (key,))) for key in "abcdef"]
     assert described == [
         "'x'",
         "a list",
         "a mapping",
-        "the date 2024-01-01",
+        "the boolean true",
         "a string of 100 characters",
         "an empty value (null)",
     ]
@@ -194,3 +188,59 @@ def test_keys_differing_only_in_case_are_located_exactly() -> None:
     assert str(location) == "f.yaml:3:19"
     location, _found = doc.locate(("labels", "EMPATHY"))  # no exact match: case-insensitive
     assert str(location) == "f.yaml:2:12"
+
+
+@pytest.mark.parametrize("plain", ["+_", "-_", "0x_", "0o_", "0b_", "._", "1_0", "0b101", "1:20"])
+def test_plain_scalars_outside_the_core_schema_are_strings(plain: str) -> None:
+    """Issue 12 items 9 and 17: ``+_`` ... ``._`` crashed the loader with a bare ValueError, and
+    ``1_0`` was read as 10 (YAML 1.1 leftovers); in YAML 1.2's core schema all are strings."""
+    assert load_yaml(f"note: {plain}\nk:\n  - {plain}\n".encode(), "f").data == {
+        "note": plain,
+        "k": [plain],
+    }
+
+
+@pytest.mark.parametrize(
+    ("plain", "value"),
+    [
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("-12", -12),
+        ("010", 10),
+        ("1e3", 1000.0),
+        ("-.5", -0.5),
+        ("1.", 1.0),
+        (".Inf", float("inf")),
+        ("FALSE", False),
+        ("Null", None),
+        ("~", None),
+    ],
+)
+def test_core_schema_numbers_booleans_and_null(plain: str, value: object) -> None:
+    assert load_yaml(f"v: {plain}\n".encode(), "f").data == {"v": value}
+
+
+def test_an_explicit_tag_that_does_not_fit_its_value_is_located() -> None:
+    assert _issues(b"a: 1\nb: !!int 0x_\nc: !!timestamp 2024-01-01\n") == [
+        "f.yaml:2:4: '0x_' is not a valid !!int (YAML 1.2)",
+        "f.yaml:3:4: tag !!timestamp is not allowed; use plain strings and numbers",
+    ]
+
+
+@pytest.mark.parametrize(
+    "escape", ["\\e", "\\x07", "\\0", "\\x7f", "\\x9b", "\\u202e", "\\u2066", "\\N"]
+)
+def test_terminal_controls_written_as_escapes_are_refused(escape: str) -> None:
+    """Issue 12 item 12: the raw-text check cannot see ``"\\e[2K"``; the value check does."""
+    issues = _issues(f'label: "ok{escape}[2K"\n'.encode())
+    assert len(issues) == 1
+    assert issues[0].startswith("f.yaml:1:8: character U+")
+    assert "(position 3) is a terminal control or bidi character" in issues[0]
+
+
+def test_a_carriage_return_in_a_note_is_kept() -> None:
+    assert load_yaml(b'note: "one\\r\\ntwo"\n', "f").data == {"note": "one\r\ntwo"}
+
+
+def test_a_merge_key_value_is_a_plain_string() -> None:
+    assert load_yaml(b"note: <<\n", "f").data == {"note": "<<"}

@@ -25,12 +25,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
 
+from reconciler.display import first_unsafe
 from reconciler.errors import Issue, Location, SpecError
 
 __all__ = [
@@ -38,6 +37,8 @@ __all__ = [
     "MAX_DEPTH",
     "YamlDocument",
     "c_parser_in_use",
+    "core_tag",
+    "core_value",
     "key_node",
     "load_yaml",
     "location_at",
@@ -51,7 +52,24 @@ MAX_DEPTH = 32
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _TAG + "str", _TAG + "map", _TAG + "seq", _TAG + "merge"
-_SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "null", "bool", "int", "float", "timestamp"))
+_NULL, _BOOL, _INT, _FLOAT = _TAG + "null", _TAG + "bool", _TAG + "int", _TAG + "float"
+# The YAML 1.2 core schema (§10.3.2), exactly: plain scalars that match become null, booleans,
+# integers or floats; everything else is a string. No ``1_0``, ``0b101``, ``1:20`` or dates:
+# ruamel's "1.2" resolver also reads those (YAML 1.1 leftovers), and its constructor crashes on
+# ``0x_`` or ``._`` with a bare ValueError.
+_CORE_SCHEMA = (
+    (_NULL, re.compile(r"~|null|Null|NULL|")),
+    (_BOOL, re.compile(r"true|True|TRUE|false|False|FALSE")),
+    (_INT, re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")),
+    (
+        _FLOAT,
+        re.compile(
+            r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+        ),
+    ),
+)
+_CORE_PATTERNS = dict(_CORE_SCHEMA)
 # YAML's printable set (1.2 §5.1), inverted: what the reader would refuse with a byte offset only.
 _NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 # The pre-scan's bound (see _depth_is_bounded): below these, nesting cannot reach ~1,000 levels.
@@ -63,14 +81,54 @@ _LONG_INDICATOR_RUN = re.compile(rb"(?:[-?:][ \t\r\n]+){50,}")
 _MAYBE_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]", re.MULTILINE)
 
 
-class _Loader(CParser, SafeConstructor, VersionedResolver):  # type: ignore[misc]
-    """The C parser with the YAML 1.2 resolver: what ``YAML(typ='safe')`` builds, minus its walk."""
+class _Loader(CParser):  # type: ignore[misc]
+    """The C parser, tagging plain scalars by the YAML 1.2 core schema (:func:`core_tag`)."""
 
     def __init__(self, stream: bytes) -> None:
         CParser.__init__(self, stream)
         self._parser = self._composer = self
-        SafeConstructor.__init__(self, loader=self)
-        VersionedResolver.__init__(self, version=None, loadumper=self)
+
+    def descend_resolver(self, parent: Node | None, index: Any) -> None:
+        """Path-based resolvers are not used: the tag depends on the scalar alone."""
+
+    def ascend_resolver(self) -> None:
+        """See :meth:`descend_resolver`."""
+
+    def resolve(self, kind: type[Node], value: str | None, implicit: Any) -> str:
+        """The tag of an untagged node (the C composer asks for every one)."""
+        if kind is MappingNode:
+            return _MAP
+        if kind is SequenceNode:
+            return _SEQ
+        plain = bool(implicit[0]) if isinstance(implicit, tuple) else bool(implicit)
+        if plain and value == "<<":
+            return _MERGE  # not core schema: tagged only so that the walk refuses merge keys
+        return core_tag(value or "") if plain else _STR
+
+
+def core_tag(plain: str) -> str:
+    """The YAML 1.2 core schema's tag for a plain (unquoted) scalar."""
+    for tag, pattern in _CORE_SCHEMA:
+        if pattern.fullmatch(plain):
+            return tag
+    return _STR
+
+
+def core_value(tag: str, text: str) -> Any:
+    """The value of a scalar with a core tag; ValueError when ``text`` is not of that tag."""
+    if not _CORE_PATTERNS[tag].fullmatch(text):
+        raise ValueError(text)
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return text.lower() == "true"
+    if tag == _INT:
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text[2:] if base != 10 else text, base)
+    lowered = text.lower()
+    if lowered.endswith(("inf", "nan")):
+        return float(lowered.replace(".", ""))
+    return float(text)
 
 
 def c_parser_in_use() -> bool:
@@ -183,7 +241,7 @@ def load_yaml(
         raise SpecError([Issue(Location(file), f"not valid YAML: {exc}")]) from exc
     finally:
         loader.dispose()
-    walker = _Walker(loader, file, what)
+    walker = _Walker(file, what)
     value = walker.build(root)
     if walker.issues:
         raise SpecError(walker.issues)
@@ -313,8 +371,7 @@ def _short(tag: str) -> str:
 class _Walker:
     """Turns a node tree into plain values, collecting every problem instead of stopping."""
 
-    def __init__(self, loader: _Loader, file: str, what: str) -> None:
-        self.loader = loader
+    def __init__(self, file: str, what: str) -> None:
         self.file = file
         self.what = what
         self.issues: list[Issue] = []
@@ -357,14 +414,31 @@ class _Walker:
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
-        if tag == _STR:
-            return node.value
-        if tag not in _SCALAR_TAGS:
+        if tag in (_STR, _MERGE):  # a `<<` value is a string; only a `<<` key is a merge
+            return self._string(node)
+        if tag not in _CORE_PATTERNS:
             message = f"tag {_short(str(tag))} is not allowed; use plain strings and numbers"
             self._issue(node, message)
             return None
-        # SafeConstructor's own scalar functions, so values match what YAML(typ="safe") returns.
-        return self.loader.yaml_constructors[tag](self.loader, node)
+        try:
+            return core_value(tag, node.value)
+        except ValueError:  # only an explicit tag can disagree with the value: `!!int abc`
+            self._issue(node, f"{node.value!r} is not a valid {_short(tag)} (YAML 1.2)")
+            return None
+
+    def _string(self, node: ScalarNode) -> str:
+        """A string; terminal control characters (after escapes like ``"\\e"``) are refused."""
+        text: str = node.value
+        bad = first_unsafe(text)
+        if bad is not None:
+            code = ord(bad.group())
+            self._issue(
+                node,
+                f"character U+{code:04X} (position {bad.start() + 1}) is a terminal control or "
+                "bidi character and is not allowed: it would change what a reviewer sees; "
+                "remove it",
+            )
+        return text
 
     def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -395,7 +469,7 @@ class _Walker:
             self._alias(node, node)
             return None
         self.seen.add(id(node))
-        if node.tag == _TAG + "null":
+        if node.tag == _NULL:
             self._issue(node, "empty (null) mapping key is not allowed")
             return None
         return self._scalar(node)

@@ -39,8 +39,8 @@ Loc = tuple[str | int, ...]
 Explain = Callable[[Loc, ErrorDetails], str | None]
 
 _STRING_HINT = (
-    " (quote it: YAML reads unquoted values like 12, 4.5, true or 2024-01-01 as numbers, "
-    "booleans or dates)"
+    " (quote it: YAML reads unquoted values like 12, 4.5, 0x1F, true or null as numbers, "
+    "booleans or nothing)"
 )
 
 
@@ -115,8 +115,6 @@ def describe_node(node: Node | None) -> str:
         if len(value) > 60:
             return f"a string of {len(value):,} characters"
         return repr(value)
-    if tag == "timestamp":
-        return f"the date {value}"
     if tag == "bool":
         return f"the boolean {value}"
     return value if len(value) <= 60 else value[:57] + "..."

@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    capped,
     echo_err,
     handle_errors,
     main,
@@ -139,11 +140,8 @@ def exit_code(made: Plan, *, detailed: bool) -> int:
 
 def report_problems(made: Plan) -> None:
     """One stderr line per read error or blocked record, so CI logs show them next to the exit."""
-    lines = list(_problem_lines(made))
-    for line in lines[:MAX_PROBLEM_LINES]:
+    for line in capped(list(_problem_lines(made)), MAX_PROBLEM_LINES, "; the plan lists every one"):
         echo_err(line)
-    if len(lines) > MAX_PROBLEM_LINES:
-        echo_err(f"... and {len(lines) - MAX_PROBLEM_LINES} more; the plan lists every one")
 
 
 def _one_line(text: str | None) -> str:

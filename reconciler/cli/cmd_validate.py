@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import EXIT_ERROR, handle_errors, main
+from reconciler.cli.common import EXIT_ERROR, MAX_SHOWN_PROBLEMS, capped, handle_errors, main
 from reconciler.config import load_config
 from reconciler.engine.specs import load_desired, spec_paths
 from reconciler.errors import ConfigError, Issue, Location, SpecError
@@ -88,13 +88,13 @@ def _report_failure(issues: Sequence[Issue], files: int, output_format: str) -> 
     if output_format == "json":
         click.echo(_json(False, files, 0, 0, issues))
     else:
-        for issue in issues:
-            click.echo(str(issue))
+        for line in capped([str(issue) for issue in issues]):
+            click.echo(line)
         count = len(issues)
         failing = len({issue.location.file for issue in issues})
         click.echo(f"{count} error{_s(count)} in {failing} file{_s(failing)}; nothing is valid")
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        for issue in issues:
+        for issue in issues[:MAX_SHOWN_PROBLEMS]:
             click.echo(github_annotation(issue))
 
 

@@ -6,7 +6,7 @@ import functools
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -126,6 +126,18 @@ def echo_err(message: str) -> None:
     click.echo(escape_controls(message), err=True)
 
 
+#: Problems printed one per line before "... and N more": a million-line error list helps nobody
+#: and took longer to print than to find.
+MAX_SHOWN_PROBLEMS = 100
+
+
+def capped(lines: Sequence[str], limit: int = MAX_SHOWN_PROBLEMS, why: str = "") -> list[str]:
+    """At most ``limit`` lines, then ``... and N more`` (with ``why``, e.g. where the rest is)."""
+    if len(lines) <= limit:
+        return list(lines)
+    return [*lines[:limit], f"... and {len(lines) - limit:,} more{why}"]
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn library errors into one readable message and exit 1; Ctrl-C into exit 130.
 
@@ -138,8 +150,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except SpecError as exc:
-            for issue in exc.issues:
-                echo_err(f"error: {issue}")
+            for line in capped([f"error: {issue}" for issue in exc.issues]):
+                echo_err(line)
             count = len(exc.issues)
             echo_err(f"{count} error{'s' if count != 1 else ''}; nothing was changed.")
             raise SystemExit(EXIT_ERROR) from None

@@ -252,3 +252,48 @@ def test_a_spec_that_is_not_a_regular_file_is_refused_promptly(project: Path, pl
     assert done.returncode == 1
     kind = "a named pipe" if plant == "fifo" else "a character device"
     assert f"specs/x.yaml: not a regular file ({kind})" in done.stdout + done.stderr
+
+
+CONV = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+
+def test_a_long_error_list_is_cut_with_a_count(project: Path) -> None:
+    """Issue 12 item 10: a million error lines helped nobody; at most 100, then a count."""
+    records = "".join(f"    - {{externalId: x-{n}, label: L, score: 150}}\n" for n in range(150))
+    (project / "specs" / "bad.yaml").write_text(f"conversations:\n  {CONV}:\n{records}")
+    code, out = _run("--no-cache")
+    lines = out.splitlines()
+    assert code == 1
+    assert len(lines) == 102
+    assert lines[100] == "... and 50 more"
+    assert lines[101] == "150 errors in 1 file; nothing is valid"
+
+
+def test_too_many_records_in_one_file_are_refused_before_checking_them(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.spec.document.MAX_RECORDS_PER_FILE", 3)
+    records = "".join(f"    - {{externalId: x-{n}, label: L, score: 150}}\n" for n in range(5))
+    (project / "specs" / "bad.yaml").write_text(f"conversations:\n  {CONV}:\n{records}")
+    code, out = _run("--no-cache")
+    assert (code, out.splitlines()[0]) == (
+        1,
+        "specs/bad.yaml:6:7: more than 3 records in one file; split it into several spec files "
+        "(nothing in this file was checked)",
+    )
+
+
+@pytest.mark.slow
+def test_a_million_list_items_are_refused_in_seconds(project: Path) -> None:
+    """Issue 12 item 10, as reported: an 8 MB file of 1,000,000 list items took 41-52 s and
+    2.8 GB to refuse, and printed a million lines. Now the composer stops at the node cap."""
+    big = project / "specs" / "big.yaml"
+    big.write_bytes(f"conversations:\n  {CONV}:\n".encode() + b"    - x\n" * 1_000_000)
+    script = [sys.executable, "-m", "reconciler", "validate", "--no-cache"]
+    done = subprocess.run(script, check=False, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "specs/big.yaml:199998:7: more than 200,000 values in one file; the rest was not read. "
+        "Split it into several spec files",
+        "1 error in 1 file; nothing is valid",
+    ]

@@ -17,6 +17,7 @@ from reconciler.spec.yamlio import (
     node_parent,
     validation_issues,
 )
+from reconciler.spec.yamlio import loader as yamlio_loader
 from reconciler.spec.yamlio.loader import _depth_is_bounded, _Loader
 
 
@@ -244,3 +245,17 @@ def test_a_carriage_return_in_a_note_is_kept() -> None:
 
 def test_a_merge_key_value_is_a_plain_string() -> None:
     assert load_yaml(b"note: <<\n", "f").data == {"note": "<<"}
+
+
+def test_a_file_past_the_node_cap_stops_at_the_first_node_past_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12 item 10: composing stops at the cap instead of building every node."""
+    monkeypatch.setattr(yamlio_loader, "MAX_NODES", 50)
+    assert _issues(b"items:\n" + b"  - x\n" * 100) == [
+        "f.yaml:49:5: more than 50 values in one file; the rest was not read. "
+        "Split it into several spec files"
+    ]
+    tagged = b"items:\n" + b"  - !!str x\n" * 1100  # tagged nodes are counted by the scan
+    monkeypatch.setattr(yamlio_loader, "MAX_NODES", 1050)
+    assert _issues(tagged)[0].startswith("f.yaml:1049:5: more than 1,050 values")

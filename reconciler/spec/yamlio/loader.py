@@ -35,6 +35,7 @@ from reconciler.errors import Issue, Location, SpecError
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_DEPTH",
+    "MAX_NODES",
     "YamlDocument",
     "c_parser_in_use",
     "core_tag",
@@ -49,6 +50,12 @@ __all__ = [
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 #: Specs need six levels; anything far deeper is a mistake or an attack.
 MAX_DEPTH = 32
+#: Values (scalars, lists, mappings) in one file. 10,000 records of six fields are ~130,000; an
+#: 8 MB file of a million list items took 41-52 s and 2.8 GB to refuse before this cap.
+MAX_NODES = 200_000
+# Explicitly tagged nodes are not counted while composing (libyaml resolves no tag for them),
+# so a file with this many '!' is counted by the event scan first.
+_MANY_TAGS = 1_000
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _TAG + "str", _TAG + "map", _TAG + "seq", _TAG + "merge"
@@ -87,6 +94,7 @@ class _Loader(CParser):  # type: ignore[misc]
     def __init__(self, stream: bytes) -> None:
         CParser.__init__(self, stream)
         self._parser = self._composer = self
+        self._nodes = 0
 
     def descend_resolver(self, parent: Node | None, index: Any) -> None:
         """Path-based resolvers are not used: the tag depends on the scalar alone."""
@@ -95,7 +103,11 @@ class _Loader(CParser):  # type: ignore[misc]
         """See :meth:`descend_resolver`."""
 
     def resolve(self, kind: type[Node], value: str | None, implicit: Any) -> str:
-        """The tag of an untagged node (the C composer asks for every one)."""
+        """The tag of an untagged node (the C composer asks for every one, so the node cap is
+        counted here and composing stops as soon as a file passes it)."""
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _TooManyNodesError
         if kind is MappingNode:
             return _MAP
         if kind is SequenceNode:
@@ -129,6 +141,10 @@ def core_value(tag: str, text: str) -> Any:
     if lowered.endswith(("inf", "nan")):
         return float(lowered.replace(".", ""))
     return float(text)
+
+
+class _TooManyNodesError(Exception):
+    """Raised out of the C composer to stop it; :func:`_scan_events` then says where."""
 
 
 def c_parser_in_use() -> bool:
@@ -230,11 +246,14 @@ def load_yaml(
         raise SpecError([_size_issue(file, len(data), max_bytes)])
     text = _decode(data, file)
     _check_printable(text, file)
-    if not _depth_is_bounded(data) or _MAYBE_ANCHOR.search(data):
+    if not _depth_is_bounded(data) or _MAYBE_ANCHOR.search(data) or data.count(b"!") > _MANY_TAGS:
         _scan_events(data, file, what)
     loader = _Loader(data)
     try:
         root = loader.get_single_node()
+    except _TooManyNodesError:
+        _scan_events(data, file, what)  # raises, at the first node past the cap
+        raise AssertionError("the event scan counts nodes as the composer does") from None
     except MarkedYAMLError as exc:
         raise SpecError([_syntax_issue(exc, text, file)]) from exc
     except YAMLError as exc:  # reader errors carry a byte offset, not a mark
@@ -301,7 +320,7 @@ def _scan_events(data: bytes, file: str, what: str) -> None:
     """Check nesting and anchors with libyaml's event parser, which keeps its own stack and
     cannot crash. Slower than composing, so it runs only when the byte scans call for it."""
     loader = _Loader(data)
-    depth = 0
+    depth = nodes = 0
     issues: list[Issue] = []
     anchors: set[str] = set()
     try:
@@ -312,6 +331,11 @@ def _scan_events(data: bytes, file: str, what: str) -> None:
                 # Once per name: an alias bomb repeats each anchor many times.
                 anchors.add(anchor)
                 issues.append(Issue(_event_location(file, event), _anchor_message(what)))
+            if name in ("MappingStartEvent", "SequenceStartEvent", "ScalarEvent"):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    issues.append(Issue(_event_location(file, event), _nodes_message(what)))
+                    break
             if name in ("MappingStartEvent", "SequenceStartEvent"):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -342,6 +366,13 @@ def _events(loader: _Loader) -> Iterator[Any]:
         yield event
         if type(event).__name__ == "StreamEndEvent":
             return
+
+
+def _nodes_message(what: str) -> str:
+    return (
+        f"more than {MAX_NODES:,} values in one file; the rest was not read. Split it into "
+        f"several {what}"
+    )
 
 
 def _depth_message() -> str:

@@ -64,9 +64,34 @@ LABEL_MAX = 255
 EXTERNAL_ID_MAX = 255
 NOTE_MAX = 5000
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX)]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX)]
-Note = Annotated[str, StringConstraints(max_length=NOTE_MAX)]
+
+
+def _utf16_at_most(limit: int) -> AfterValidator:
+    """Zelto's limits are counted here in code points (``max_length``) and, by this check, in
+    UTF-16 code units, what a JavaScript server counts (an emoji counts 2): a value valid here is
+    valid there (Zelto registry: ``length_units``; docs/contract.md)."""
+
+    def check(text: str) -> str:
+        units = len(text.encode("utf-16-le")) // 2
+        if units > limit:
+            raise ValueError(
+                f"is {units} UTF-16 code units long (characters beyond the BMP, such as emoji, "
+                f"count 2); at most {limit} are allowed"
+            )
+        return text
+
+    return AfterValidator(check)
+
+
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=LABEL_MAX), _utf16_at_most(LABEL_MAX)
+]
+ExternalId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX),
+    _utf16_at_most(EXTERNAL_ID_MAX),
+]
+Note = Annotated[str, StringConstraints(max_length=NOTE_MAX), _utf16_at_most(NOTE_MAX)]
 
 
 def _whole_as_int(value: float) -> float:

@@ -1,6 +1,6 @@
 """Shared fixtures: a real emulator on 127.0.0.1 (ephemeral port) per test, no mocks.
 
-``emulator``: a fresh in-memory emulator with no faults, stopped after the test.
+``emulator``: a fresh in-memory emulator with no faults, strict, stopped after the test.
 ``emulator_factory``: ``emulator_factory(seed=..., faults=Faults(...), ...)`` takes EmulatorConfig
 keyword arguments and starts one more; every emulator it started is stopped at teardown.
 """
@@ -31,7 +31,9 @@ def emulator_factory() -> Iterator[EmulatorFactory]:
     started: list[RunningEmulator] = []
 
     def start(**config: Any) -> RunningEmulator:
-        running = start_in_thread(EmulatorConfig(**config))
+        # Strict by default: tests must catch a client that sends what the vendors' pages do not
+        # document (unknown or null fields, lengths a JavaScript server counts differently).
+        running = start_in_thread(EmulatorConfig(**{"strict": True, **config}))
         started.append(running)
         return running
 

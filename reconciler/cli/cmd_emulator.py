@@ -147,6 +147,13 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     show_default=True,
     help="What an unknown recording id answers: 404, or 200 with a count of 0.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also refuse what the vendors' pages do not forbid (unknown or null body fields, "
+    "lengths in UTF-16 units, empty or repeated Siro filters, lower-case date-times, "
+    "endAt before startAt); the project's tests run strict.",
+)
 @click.option("--access-log", is_flag=True, help="Print one line per request on stderr.")
 @handle_errors
 def serve(  # noqa: PLR0917 (one parameter per click option)
@@ -170,6 +177,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
     siro_page_size: int,
     siro_broken_cursor: str | None,
     siro_unknown_recording: str,
+    strict: bool,
     access_log: bool,
 ) -> None:
     """Serve the emulator until Ctrl-C or SIGTERM."""
@@ -195,6 +203,7 @@ def serve(  # noqa: PLR0917 (one parameter per click option)
             siro_page_size=siro_page_size,
             siro_broken_cursor=siro_broken_cursor,
             siro_unknown_recording=siro_unknown_recording,
+            strict=strict,
         )
         if host not in {"127.0.0.1", "localhost", "::1"}:
             click.echo(f"warning: binding {host}: the emulator has no real security", err=True)

@@ -203,8 +203,13 @@ async def _error_response(request: Request, exc: Exception) -> Response:
         exc.detail if isinstance(exc, HTTPException) else "internal error"
     )
     if request.url.path.startswith("/v1/core/"):
-        return siro_error(status, message)
-    return zelto_error(status, ERROR_CODE_NOT_FOUND if status == 404 else "http_error", message)
+        response = siro_error(status, message)
+    else:
+        code = ERROR_CODE_NOT_FOUND if status == 404 else "http_error"
+        response = zelto_error(status, code, message)
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)  # 405 names the allowed methods in Allow
+    return response
 
 
 def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
@@ -219,13 +224,16 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     except BaseException:
         store.close()
         raise
-    zelto = ZeltoApi(store, auto_create_conversations=config.auto_create_conversations)
+    zelto = ZeltoApi(
+        store, auto_create_conversations=config.auto_create_conversations, strict=config.strict
+    )
     siro = SiroApi(
         store,
         [config.siro_token],
         config.siro_requests_per_minute,
         paging=SiroPaging(config.siro_page_size, config.siro_broken_cursor),
         unknown_recording=config.siro_unknown_recording,
+        strict=config.strict,
     )
     inner = Starlette(
         routes=[*zelto.routes(), *siro.routes()],

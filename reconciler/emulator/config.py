@@ -28,7 +28,9 @@ class EmulatorConfig:
     persists across runs (the CLI's ``local`` target). ``seed`` is a YAML/JSON file or a dict
     of the same shape (docs/emulator.md). ``auto_create_conversations`` exists only for the
     ``local`` target's quickstart; everywhere else an unknown conversation is a 404, as in Zelto.
-    The keys are the emulator's own local credentials, not secrets.
+    The keys are the emulator's own local credentials, not secrets. ``strict`` adds the checks
+    the vendors' pages do not make (contract.py, STRICT); off, the emulator accepts what the
+    pages allow.
     """
 
     db_path: str | Path | None = None
@@ -41,6 +43,7 @@ class EmulatorConfig:
     siro_page_size: int = 0
     siro_broken_cursor: str | None = None
     siro_unknown_recording: str = SIRO_UNKNOWN_RECORDING_DEFAULT
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.faults, Faults):

@@ -26,12 +26,12 @@ AT_LEAST_ONE_OF: Final = ("verdict", "score")
 
 # ASSUMED (docs/zelto-api.md): a resubmit is a FULL replace; fields left out of the body are cleared
 # (store.py, Store._upsert_metric).
-# EMULATOR: fields the documented schema does not know are rejected (422) rather than ignored, so
-# a client that sends extra keys (e.g. the spec-only `adopt`) is caught in tests.
-REJECT_UNKNOWN_FIELDS: Final = True
-# EMULATOR: `null` values are rejected (422): the documented request schema has no nullable field,
-# and a client must leave a field out to clear it (docs/zelto-api.md, full replace).
-REJECT_NULL_VALUES: Final = True
+# STRICT (--strict, an assumption; the default follows the vendor's page, which is silent): fields
+# the documented schema does not know are rejected (422) rather than ignored, so a client that sends
+# extra keys (e.g. the spec-only `adopt`) is caught in tests; `null` values are rejected (422)
+# rather than read as absent, since the documented request schema has no nullable field; string
+# lengths count UTF-16 code units (what a JavaScript server counts) rather than code points. The
+# project's own tests run strict (tests/conftest.py); `reconciler emulator serve` runs lenient.
 # ASSUMED (docs/zelto-api.md): a metricId that is not a metric on the call's agent is rejected
 # with a 4xx.
 # EMULATOR: an agent with no declared metrics (none in the seed) accepts any well-formed metricId,
@@ -142,6 +142,11 @@ SIRO_ENVELOPE_PAGE_SIZE: Final = 0
 SIRO_ENVELOPE_LIMIT: Final = 0
 # EMULATOR: the order of checks: auth (401), rate limit (429), parameters (422), organization
 # (403), recordings (404).
+# STRICT (--strict; lenient by default, as the vendor's page allows it): filterByIds="" is a 422
+# (lenient: an id that matches nothing); a repeated filterBy is a 422 (lenient: the page says
+# "Minimum array length: 1", so several entity types select the union); a lower-case t or z in a
+# date-time is a 422 (lenient: ISO 8601 allows it); endAt before startAt is a 422 (lenient: an
+# empty window, count 0).
 
 # --- Emulator defaults ---------------------------------------------------------------------------
 DEFAULT_ZELTO_API_KEY: Final = "emulator-zelto-key"  # EMULATOR: a local, non-secret key
@@ -193,7 +198,7 @@ ZELTO_BEHAVIOUR: Final[dict[str, tuple[object, str]]] = {
     "transient_statuses": (TRANSIENT_STATUSES, "injected faults answer 429 and 503 only"),
     "error_message": (ERROR_MESSAGE_PATH, 'error bodies are {"error": {"code", "message"}}'),
     "unknown_conversation": (STATUS_NOT_FOUND, "an unknown conversation id answers 404"),
-    "length_units": (LENGTH_UNITS, "limits count UTF-16 code units (an emoji counts 2)"),
+    "length_units": (LENGTH_UNITS, "--strict counts UTF-16 code units; lenient, code points"),
     "list_cursor": ("nextCursor", "the record listing is one page, without nextCursor"),
     "null_in_body": ("omit", "null is read as absent; --strict answers 422"),
 }

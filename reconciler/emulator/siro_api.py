@@ -34,6 +34,7 @@ _COLUMN_BY_ENTITY = {
     "TEAM": "team_id",
     "ORGANIZATION": "organization_id",
 }
+_LIST_VALUED = ("filterBy", "groupBy")
 _SINGLE_VALUED = (
     *(p for p in SIRO_REQUIRED_PARAMS if p != "filterByIds"),
     "groupBy",
@@ -71,17 +72,22 @@ def _issue(code: str, name: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, **extra, "path": [name], "message": message}
 
 
-def _parse_datetime(raw: str) -> datetime | None:
-    """Zod's ``datetime()``: ISO 8601 with a timezone (Z or an offset)."""
+def _parse_datetime(raw: str, *, strict: bool) -> datetime | None:
+    """ISO 8601 with a timezone (Z or an offset); strict, as Zod's ``datetime()``, also refuses a
+    lower-case ``t`` or ``z``, which ISO 8601 allows."""
     try:
-        parsed = datetime.fromisoformat(raw)
+        parsed = datetime.fromisoformat(raw if strict else raw.upper())
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
 
 
-def _check_params(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The query as Zod would parse it, and its issues (Zod's shape, all of them)."""
+def _check_params(request: Request, *, strict: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The query as Zod would parse it, and its issues (Zod's shape, all of them).
+
+    ``filterBy`` and ``groupBy`` come back as lists: the vendor's page gives them a "Minimum array
+    length: 1", so several values are accepted unless ``strict``.
+    """
     query = request.query_params
     issues: list[dict[str, Any]] = []
     params: dict[str, Any] = {}
@@ -92,7 +98,9 @@ def _check_params(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]
             )
     for name in _SINGLE_VALUED:
         values = query.getlist(name)
-        if len(values) > 1:
+        if name in _LIST_VALUED and values and not strict:
+            params[name] = values
+        elif len(values) > 1:
             issues.append(
                 _issue(
                     "invalid_type",
@@ -103,29 +111,32 @@ def _check_params(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]
                 )
             )
         elif values:
-            params[name] = values[0]
+            params[name] = [values[0]] if name in _LIST_VALUED else values[0]
     enum_text = " | ".join(f"'{e}'" for e in SIRO_ENTITY_TYPES)
-    for name in ("filterBy", "groupBy"):
-        if name in params and params[name] not in SIRO_ENTITY_TYPES:
-            issues.append(
-                _issue(
-                    "invalid_enum_value",
-                    name,
-                    f"Invalid enum value. Expected {enum_text}, received '{params[name]}'",
-                    options=list(SIRO_ENTITY_TYPES),
-                    received=params[name],
+    for name in _LIST_VALUED:
+        for value in params.get(name, []):
+            if value not in SIRO_ENTITY_TYPES:
+                issues.append(
+                    _issue(
+                        "invalid_enum_value",
+                        name,
+                        f"Invalid enum value. Expected {enum_text}, received '{value}'",
+                        options=list(SIRO_ENTITY_TYPES),
+                        received=value,
+                    )
                 )
-            )
     for name in ("startAt", "endAt"):
         if name in params:
-            parsed = _parse_datetime(params[name])
+            parsed = _parse_datetime(params[name], strict=strict)
             if parsed is None:
                 issues.append(
                     _issue("invalid_string", name, "Invalid datetime", validation="datetime")
                 )
             params[name + "Parsed"] = parsed
     ids = query.getlist("filterByIds")
-    if "filterByIds" in query and not all(ids):
+    if not strict:
+        ids = [i for i in ids if i]  # an empty id matches no recording
+    elif "filterByIds" in query and not all(ids):
         issues.append(
             _issue(
                 "too_small",
@@ -138,7 +149,7 @@ def _check_params(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]
         )
     params["filterByIds"] = ids
     start, end = params.get("startAtParsed"), params.get("endAtParsed")
-    if start is not None and end is not None and start > end:
+    if strict and start is not None and end is not None and start > end:
         issues.append(_issue("custom", "endAt", "endAt must not be before startAt"))
     return params, issues
 
@@ -202,6 +213,7 @@ class SiroApi:
     requests_per_minute: int
     paging: SiroPaging = field(default_factory=SiroPaging)
     unknown_recording: str = "404"
+    strict: bool = False
     limiter: TokenRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -222,7 +234,7 @@ class SiroApi:
         if not self.limiter.allow(token):
             limit = self.requests_per_minute
             return siro_error(429, f"Too many requests: {limit} requests per token per minute")
-        params, issues = _check_params(request)
+        params, issues = _check_params(request, strict=self.strict)
         if issues:
             return JSONResponse({"name": "ZodError", "issues": issues}, status_code=422)
         org = params["requestedOrganizationId"]
@@ -232,12 +244,16 @@ class SiroApi:
 
     def _values(self, params: dict[str, Any]) -> Response:
         ids: list[str] = params["filterByIds"]
-        filter_by = params["filterBy"]
+        filter_by: list[str] = params["filterBy"]
         org = params["requestedOrganizationId"]
-        named = self.store.siro_recordings(org, _COLUMN_BY_ENTITY[filter_by], ids)
-        if filter_by == "ORGANIZATION" and org not in ids:
-            named = []
-        if filter_by == "RECORDING" and self.unknown_recording == "404":
+        by_id = {
+            r["id"]: r
+            for entity in filter_by
+            if entity != "ORGANIZATION" or org in ids
+            for r in self.store.siro_recordings(org, _COLUMN_BY_ENTITY[entity], ids)
+        }
+        named = [by_id[k] for k in sorted(by_id)]
+        if "RECORDING" in filter_by and self.unknown_recording == "404":
             missing = sorted(set(ids) - {r["id"] for r in named})
             if missing:
                 return siro_error(404, f"Recording not found: {', '.join(missing)}")
@@ -260,7 +276,7 @@ class SiroApi:
             "startAt": params["startAt"],
             "endAt": params["endAt"],
             "filterByIds": ids,
-            "filterBy": filter_by,
+            "filterBy": filter_by[0] if len(filter_by) == 1 else filter_by,
         }
         envelope = {
             "data": data,

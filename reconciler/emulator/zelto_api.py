@@ -37,7 +37,12 @@ from reconciler.emulator.contract import (
     is_uuid,
 )
 from reconciler.emulator.store import Organization, Store
-from reconciler.emulator.validation import Problem, short, validate_metric_body
+from reconciler.emulator.validation import (
+    Problem,
+    accepted_fields,
+    short,
+    validate_metric_body,
+)
 from reconciler.emulator.webhook import WebhookError, ingest_call
 
 __all__ = ["ZeltoApi", "zelto_error"]
@@ -71,6 +76,7 @@ class ZeltoApi:
 
     store: Store
     auto_create_conversations: bool = False
+    strict: bool = False
 
     def routes(self) -> list[Route]:
         return [
@@ -171,12 +177,12 @@ class ZeltoApi:
         self._require_metrics(org)
         conversation = self._conversation(org, request.path_params["id"])
         body = await self._json_body(request)
-        problems = validate_metric_body(body)
+        problems = validate_metric_body(body, strict=self.strict)
         if not problems:
             problems = self._metric_id_problems(conversation, body)  # type: ignore[arg-type]
         if problems:
             return _validation_error(problems)
-        record = self.store.submit_metric(conversation, body)  # type: ignore[arg-type]
+        record = self.store.submit_metric(conversation, accepted_fields(body))  # type: ignore[arg-type]
         return JSONResponse(record, status_code=STATUS_METRIC_SUBMITTED)
 
     def _metric_id_problems(

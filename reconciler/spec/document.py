@@ -80,12 +80,14 @@ _RECORD_FIELDS = (
     "externalId (1-255 characters), label (1-255 characters), verdict (pass or fail) and/or "
     "score (0-100), and optionally note, metricId, adopt"
 )
+#: Zelto's limits are also counted in UTF-16 code units (model.py, docs/contract.md).
+_UNITS = " (also counted in UTF-16 code units, where an emoji counts 2)"
 _FIELD_RULES: dict[str, str] = {
-    "externalId": "externalId must be a string of 1 to 255 characters",
-    "label": "label must be a string of 1 to 255 characters",
+    "externalId": "externalId must be a string of 1 to 255 characters" + _UNITS,
+    "label": "label must be a string of 1 to 255 characters" + _UNITS,
     "verdict": "verdict must be pass or fail",
     "score": "score must be a number from 0 to 100",
-    "note": "note must be a string of at most 5000 characters",
+    "note": "note must be a string of at most 5000 characters" + _UNITS,
     "metricId": "metricId must be a UUID",
     "adopt": "adopt must be true or false",
 }
@@ -104,7 +106,7 @@ def explain_spec_error(loc: Loc, error: ErrorDetails) -> str | None:
 
 def _explain_catalog(loc: Loc) -> str:
     if loc[-1] == "[key]":
-        return "a label must be a string of 1 to 255 characters"
+        return "a label must be a string of 1 to 255 characters" + _UNITS
     if len(loc) == 1:
         return "labels must be a mapping from label to {metricId, kind}"
     if len(loc) == 2:

@@ -211,3 +211,35 @@ def test_the_per_token_rate_limit_answers_429(
     assert "retry-after" not in limited.headers
     second = client_for(running, **{"x-siro-auth-token": "second-token"})
     assert second.get(PATH, params=_params("r")).status_code == 403
+
+
+LENIENT_CASES = [
+    ("lower-case t and z", {"startAt": "2026-01-01t00:00:00z"}, 1),
+    ("an empty id beside a real one", {"filterByIds": ["", "rec_1"]}, 1),
+    ("endAt before startAt: an empty window", {"endAt": "2025-12-31T00:00:00Z"}, 0),
+    ("filterBy repeated, as an array", {"filterBy": ["RECORDING", "RECORDING"]}, 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "count"), LENIENT_CASES, ids=[c[0] for c in LENIENT_CASES]
+)
+def test_what_the_vendor_page_allows_is_accepted_unless_strict(
+    emulator_factory: Any, client_for: ClientFactory, case: str, change: dict[str, Any], count: int
+) -> None:
+    for strict in (False, True):
+        running = emulator_factory(strict=strict)
+        _record(running, "rec_1", "2026-01-10T12:00:00Z", [_value("talk", 1)])
+        client = client_for(running, **{"x-siro-auth-token": running.siro_token})
+        response = client.get(PATH, params={**_params("rec_1"), **change})
+        if strict:
+            assert response.status_code == 422, case
+        else:
+            assert response.status_code == 200, (case, response.text)
+            assert response.json()["data"]["recordingsEvaluatedCount"] == count
+
+
+def test_405_names_the_allowed_methods(siro: CheckedClient) -> None:
+    response = siro.request("DELETE", PATH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"

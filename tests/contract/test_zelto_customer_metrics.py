@@ -118,8 +118,8 @@ def test_upper_case_conversation_id_finds_the_conversation(
     ("body", "field", "words"),
     [
         ({"score": 1}, "label", "label is required"),
-        ({"label": "", "score": 1}, "label", "1–255 characters (got 0"),
-        ({"label": "x" * 256, "score": 1}, "label", "1–255 characters (got 256"),
+        ({"label": "", "score": 1}, "label", "1–255 UTF-16 code units (got 0"),
+        ({"label": "x" * 256, "score": 1}, "label", "1–255 UTF-16 code units (got 256"),
         ({"label": 7, "score": 1}, "label", "must be a string"),
         ({"label": "L"}, "verdict", "at least one of verdict or score"),
         ({"label": "L", "score": 100.5}, "score", "from 0 to 100 (got 100.5)"),
@@ -128,7 +128,7 @@ def test_upper_case_conversation_id_finds_the_conversation(
         ({"label": "L", "score": True}, "score", "must be a number"),
         ({"label": "L", "verdict": "yes"}, "verdict", "'pass' or 'fail' (got 'yes')"),
         ({"label": "L", "verdict": "PASS"}, "verdict", "'pass' or 'fail'"),
-        ({"label": "L", "score": 1, "note": "n" * 5001}, "note", "0–5000 characters"),
+        ({"label": "L", "score": 1, "note": "n" * 5001}, "note", "0–5000 UTF-16 code units"),
         ({"label": "L", "score": 1, "externalId": "e" * 256}, "externalId", "0–255"),
         ({"label": "L", "score": 1, "metricId": "abc"}, "metricId", "must be a UUID"),
         ({"label": "L", "score": 1, "note": None}, "note", "must not be null"),
@@ -284,3 +284,14 @@ def test_auto_create_never_takes_over_another_organizations_conversation(
     assert mine.get(_url(conversation)).status_code == 404
     their_client = client_for(running, Authorization="Bearer their-key")
     assert their_client.get(f"/v1/conversations/{conversation}").json()["agentId"] == agent
+
+
+def test_lengths_count_utf16_units_as_a_javascript_server_would(
+    zelto: CheckedClient, emulator: RunningEmulator
+) -> None:
+    """128 emoji are 128 code points but 256 UTF-16 units: over the label limit of 255."""
+    path = f"/v1/conversations/{emulator.store.add_conversation()}/customer-metrics"
+    refused = zelto.post(path, json={"label": "😀" * 128, "score": 1})
+    assert refused.status_code == 422
+    assert "1–255 UTF-16 code units (got 256)" in refused.text
+    assert zelto.post(path, json={"label": "😀" * 127, "score": 1}).status_code == 200

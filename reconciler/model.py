@@ -65,7 +65,6 @@ EXTERNAL_ID_MAX = 255
 NOTE_MAX = 5000
 
 
-
 def _utf16_at_most(limit: int) -> AfterValidator:
     """Zelto's limits are counted here in code points (``max_length``) and, by this check, in
     UTF-16 code units, what a JavaScript server counts (an emoji counts 2): a value valid here is

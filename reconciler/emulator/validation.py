@@ -91,7 +91,7 @@ def validate_metric_body(body: object, *, strict: bool = False) -> list[Problem]
     for field in body:
         if field not in METRIC_INPUT_FIELDS and strict:
             problems.append((field, f"unknown field {field!r}; allowed fields: {allowed}"))
-    if "label" not in body:
+    if body.get("label") is None:  # absent, or null (read as absent when lenient)
         problems.append(("label", "label is required (a string of 1–255 characters)"))
     for field in METRIC_INPUT_FIELDS:
         if field not in body:

@@ -13,15 +13,17 @@ import asyncio
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import FrameType
 
 import uvicorn
+from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.agent.loop import Reconciler
 from reconciler.agent.metrics import CONTENT_TYPE_LATEST
@@ -30,7 +32,6 @@ from reconciler.errors import ConfigError
 
 __all__ = ["bind", "create_app", "serve"]
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 _ROUTES = ("/healthz", "/readyz", "/metrics", "/status", "/hook")
 _MAX_HOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 
@@ -79,26 +80,38 @@ def create_app(reconciler: Reconciler, *, webhook_secret: bytes = b"") -> Starle
             await asyncio.to_thread(worker.join)
 
     routes = [
-        Route("/healthz", _counted(healthz, "/healthz", reconciler), methods=["GET"]),
-        Route("/readyz", _counted(readyz, "/readyz", reconciler), methods=["GET"]),
-        Route("/metrics", _counted(metrics_endpoint, "/metrics", reconciler), methods=["GET"]),
-        Route("/status", _counted(status, "/status", reconciler), methods=["GET"]),
-        Route("/hook", _counted(hook, "/hook", reconciler), methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/status", status, methods=["GET"]),
+        Route("/hook", hook, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(_CountRequests, counter=metrics.http_requests)
+    return app
 
 
-def _counted(endpoint: Endpoint, route: str, reconciler: Reconciler) -> Endpoint:
-    """Count every answer by route and status (the routes are fixed: bounded label values)."""
-    assert route in _ROUTES
+class _CountRequests:
+    """Count every answer by route and status, unknown paths (404, 405) included, under the
+    route ``other`` so that a scanner cannot make the label set grow."""
 
-    async def wrapped(request: Request) -> Response:
-        response = await endpoint(request)
-        counter = reconciler.metrics.http_requests
-        counter.labels(route=route, status=str(response.status_code)).inc()
-        return response
+    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
 
-    return wrapped
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        route = path if path in _ROUTES else "other"
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.counter.labels(route=route, status=str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
 
 
 async def _bounded_body(request: Request) -> bytes | None:

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -15,6 +16,7 @@ from reconciler.emulator import Faults, RunningEmulator
 from tests.integration.agent_support import (
     CONFIG,
     CONV_A,
+    REPO,
     AgentProcess,
     GitRemote,
     records,
@@ -54,6 +56,8 @@ def test_a_new_commit_is_applied_within_one_interval(
         assert len(agent_zelto.store.list_metrics(CONV_A)) == 2
 
         assert agent.get("/healthz") == (200, b"ok\n")
+        schema = json.loads((REPO / "schemas" / "agent-status.schema.json").read_text())
+        jsonschema.validate(agent.status(), schema)  # /status is what its schema says
         samples = _metrics(agent)  # prometheus_client's own parser accepts the exposition
         applied = samples["reconciler_agent_last_applied_revision_info"]
         assert applied == [({"revision": revision(second)}, 1.0)]
@@ -66,8 +70,10 @@ def test_a_new_commit_is_applied_within_one_interval(
             dict((tuple(labels.items()), v) for labels, v in histogram)[(("result", "success"),)]
             >= 2
         )
-        requests = samples["reconciler_agent_http_requests_total"]
+        assert agent.get("/wp-login.php")[0] == 404
+        requests = _metrics(agent)["reconciler_agent_http_requests_total"]
         assert ({"route": "/healthz", "status": "200"}, 1.0) in requests
+        assert ({"route": "other", "status": "404"}, 1.0) in requests
     finally:
         stderr = agent.stop()
     assert agent.process.returncode == 0, stderr

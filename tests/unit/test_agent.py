@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from reconciler.agent.gitsource import GitError, GitSource, check_repo_url, tree_root
 from reconciler.agent.webhook import judge_push, sign, valid_signature
+from reconciler.cli import main
 from reconciler.cli.cmd_agent import parse_interval
 from reconciler.errors import ConfigError
 
@@ -125,3 +127,22 @@ def test_an_https_token_reaches_git_through_askpass_only(git_server: str, tmp_pa
     askpass = (tmp_path / "cache" / "askpass.sh").read_text()
     assert token not in askpass  # the script reads the variable; it holds no secret
     assert token not in (tmp_path / "cache" / "repo.git" / "config").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--repo", "/no/such/repository"], "--repo /no/such/repository: no such folder"),
+        (["--repo", ".", "--interval", "soon"], "--interval soon: expected a duration"),
+        (["--repo", ".", "--listen", "9090"], "--listen 9090: expected HOST:PORT"),
+        (["--repo", "https://x:pw@example.com/r.git"], "put the token in $RECONCILER_GIT_TOKEN"),
+    ],
+)
+def test_a_mistyped_option_is_exit_1_with_a_message_before_anything_runs(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    state = ["--state-dir", str(tmp_path / "state")]
+    result = CliRunner().invoke(main, ["agent", *args, *state])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert "x:pw" not in result.output  # a password is never echoed

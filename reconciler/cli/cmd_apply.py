@@ -26,6 +26,7 @@ from reconciler.cli.apply_output import render_report_json, render_report_text
 from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    deadline_option,
     echo_err,
     handle_errors,
     main,
@@ -91,6 +92,7 @@ class _Options:
     show_default=True,
     help="text for people; json prints the report on stdout (the plan goes to stderr).",
 )
+@deadline_option
 @shard_option
 @handle_errors
 def apply(
@@ -106,6 +108,7 @@ def apply(
     concurrency: int | None,
     fmt: str,
     shard: Shard | None,
+    deadline: float | None,
 ) -> None:
     """Plan PATH... (default: the configured specs) and apply it, or apply --plan FILE.
 
@@ -121,7 +124,11 @@ def apply(
     _require_approval_channel(options)
     saved = read_plan_file(plan_file, option="--plan") if plan_file is not None else None
     with Workspace.load(
-        config_file=config_file, target=target, api_url=api_url, pause_gc=True
+        config_file=config_file,
+        target=target,
+        api_url=api_url,
+        pause_gc=True,
+        deadline=deadline,
     ) as workspace:
         if saved is not None:
             plan = _accept_saved(workspace, saved)

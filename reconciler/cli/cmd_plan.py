@@ -19,6 +19,7 @@ from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     capped,
+    deadline_option,
     echo_err,
     handle_errors,
     main,
@@ -88,6 +89,7 @@ def plan_output_options(func: F) -> F:
 )
 @click.option("--adopt", is_flag=True, help="Plan to take over every conflicting record.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list unmanaged records.")
+@deadline_option
 @scoping_options
 @handle_errors
 def plan(
@@ -102,6 +104,7 @@ def plan(
     adopt: bool,
     verbose: bool,
     scoping: Scoping,
+    deadline: float | None,
 ) -> None:
     """Compare the specs PATH... (default: the configured ones) with Zelto and show the plan.
 
@@ -112,7 +115,11 @@ def plan(
     changes to apply.
     """
     with Workspace.load(
-        config_file=config_file, target=target, api_url=api_url, pause_gc=True
+        config_file=config_file,
+        target=target,
+        api_url=api_url,
+        pause_gc=True,
+        deadline=deadline,
     ) as workspace:
         made = plan_in_scope(workspace, paths, scoping, adopt=adopt)
     sys.exit(publish(made, fmt=fmt, out=out, verbose=verbose, detailed=detailed_exitcode))

@@ -163,3 +163,16 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise SystemExit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def deadline_option(func: Callable[P, R]) -> Callable[P, R]:
+    """``--deadline SECONDS``: plan and apply end by then, whatever the API does (issue 12)."""
+    option = click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="Give up on Zelto after this long overall: no request starts and no retry waits "
+        "past it; what was not read or written is reported [default: none].",
+    )
+    return option(func)

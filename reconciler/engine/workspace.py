@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from reconciler.applier import ApplyReport, check_applicable, check_target, has_masked_values
 from reconciler.applier import prepare as prepare_plan
@@ -50,7 +51,7 @@ from reconciler.plan.model import Plan
 from reconciler.plan.offline import mark_removed
 from reconciler.plan.planner import make_plan
 from reconciler.plan.shard import Shard
-from reconciler.remote.http import Endpoint, HttpSettings
+from reconciler.remote.http import Deadline, Endpoint, HttpSettings
 from reconciler.remote.targets import ResolvedTarget, open_target, resolve_target
 
 __all__ = ["Workspace"]
@@ -73,9 +74,11 @@ class Workspace:
         api_url: str | None = None,
         environ: Mapping[str, str] | None = None,
         pause_gc: bool = False,
+        deadline: float | None = None,
     ) -> None:
         self.loaded = loaded
         self._pause_gc = pause_gc
+        self._deadline = None if deadline is None else Deadline.after(deadline)
         self._root = root
         self._target = target
         self._api_url = api_url
@@ -96,6 +99,7 @@ class Workspace:
         environ: Mapping[str, str] | None = None,
         state_dir: Path | None = None,
         pause_gc: bool = False,
+        deadline: float | None = None,
     ) -> Workspace:
         """Read the configuration: ``config_file``, else the nearest reconciler.yaml from ``root``.
 
@@ -108,6 +112,8 @@ class Workspace:
         ``pause_gc`` pauses Python's cyclic garbage collector while specs load and freezes what
         they built: faster for a short-lived program (the CLI asks for it), but process-wide, so
         a long-running service embedding the engine decides for itself (spec.loader.gc_paused).
+        ``deadline`` (seconds from now) bounds every read and write of this workspace: no
+        request starts and no retry waits past it (``--deadline``).
         """
         loaded = load_config(config_file, cwd=root.absolute())
         if state_dir is not None:
@@ -119,6 +125,7 @@ class Workspace:
             api_url=api_url,
             environ=environ,
             pause_gc=pause_gc,
+            deadline=deadline,
         )
 
     # --- specs ------------------------------------------------------------------------------
@@ -212,7 +219,7 @@ class Workspace:
             change = scope.change_since(self.loaded, everything, where, changed_since, on_note)
             desired = scope.in_change(desired, change)
         desired = scope.shard_desired(desired, shard)
-        settings = _http_settings(self.loaded.config.plan, concurrency)
+        settings = _http_settings(self.loaded.config.plan, concurrency, self._deadline)
         made = self._read_and_plan(
             desired,
             settings,
@@ -373,15 +380,19 @@ class Workspace:
         ``apply.concurrency`` from reconciler.yaml.
         """
         ready = self.check(plan, force=force, adopt=adopt)
-        http = _http_settings(self.loaded.config.apply, concurrency)
+        http = _http_settings(self.loaded.config.apply, concurrency, self._deadline)
         endpoint = self._open()
         return run_sync(
             write_plan(endpoint, http, ready, check_fresh=check_fresh, progress=progress, stop=stop)
         )
 
 
-def _http_settings(settings: PlanSettings | ApplySettings, concurrency: int | None) -> HttpSettings:
-    """The configured policy of plan's reads or apply's writes; ``concurrency`` overrides it."""
-    if concurrency is None:
-        return HttpSettings.from_config(settings)
-    return HttpSettings.from_config(settings, concurrency=concurrency)
+def _http_settings(
+    settings: PlanSettings | ApplySettings, concurrency: int | None, deadline: Deadline | None
+) -> HttpSettings:
+    """The configured policy of plan's reads or apply's writes; ``concurrency`` overrides it,
+    and the workspace's deadline bounds it."""
+    overrides: dict[str, Any] = {"deadline": deadline}
+    if concurrency is not None:
+        overrides["concurrency"] = concurrency
+    return HttpSettings.from_config(settings, **overrides)

@@ -1,20 +1,24 @@
-"""What ``reconciler plan`` sends to, and shows about, a proxy and a bad API URL (issue 12).
+"""What ``reconciler plan`` sends to, and shows about, a proxy and a bad API URL, and how it
+ends on a bad day (issue 12).
 
 The proxy is a fake on 127.0.0.1 that records every CONNECT and refuses it: a forward proxy is
 not part of the emulator, and what matters is what reaches it. ``x.example.invalid`` is a name
 that cannot resolve (RFC 2606): through a proxy the client never looks it up, so nothing leaves
-this machine.
+this machine. Bad days (429 with a huge Retry-After, 5xx until a deadline) come from the
+emulator's fault injection.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
+from reconciler.emulator import Faults, RunningEmulator
 from tests.fakes.hostile import http_answer, raw_server
 
 TOKEN = "s3cret-zelto-key-0123456789"
@@ -78,3 +82,41 @@ def test_a_bad_api_url_is_a_clear_error(tmp_path: Path, url: str, said: str) -> 
     assert result.exit_code == 1
     assert said in result.output
     assert "Traceback" not in result.output
+
+
+# --- bad days: the emulator's fault injection ------------------------------------------------
+
+
+def _emulated(folder: Path, emulator: RunningEmulator) -> Path:
+    emulator.store.add_conversation(CID)
+    config = _project(folder)
+    config.write_text(json.dumps({"specs": ["specs"]}))  # the default retry policy
+    return config
+
+
+def _plan_emulated(config: Path, emulator: RunningEmulator, *args: str) -> Result:
+    runner = CliRunner(env={"ZELTO_API_KEY": emulator.zelto_api_key, "ZELTO_API_URL": ""})
+    argv = ["plan", "--config", str(config), "--api-url", emulator.url, *args]
+    return runner.invoke(main, argv, catch_exceptions=False)
+
+
+def test_a_huge_retry_after_is_not_waited_for(tmp_path: Path, emulator: RunningEmulator) -> None:
+    """Retry-After: 99999999 held one read for 240 s (4 waits of the 60 s cap); now the read
+    ends at once and says why (issue 12, item 14)."""
+    config = _emulated(tmp_path, emulator)
+    emulator.set_faults(Faults(throttle_rate=1.0, retry_after_seconds=99_999_999))
+    start = time.monotonic()
+    result = _plan_emulated(config, emulator)
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 1
+    assert "the server asked to wait 99,999,999 s (Retry-After)" in result.output
+
+
+def test_deadline_ends_a_plan_on_time(tmp_path: Path, emulator: RunningEmulator) -> None:
+    config = _emulated(tmp_path, emulator)
+    emulator.set_faults(Faults(error_rate=1.0))
+    start = time.monotonic()
+    result = _plan_emulated(config, emulator, "--deadline", "1.5")
+    assert time.monotonic() - start < 6
+    assert result.exit_code == 1
+    assert "the --deadline of 1.5 s passed" in result.output

@@ -23,7 +23,14 @@ import pytest
 from reconciler.config import PlanSettings
 from reconciler.emulator import Faults
 from reconciler.errors import ApiError
-from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret, redact
+from reconciler.remote.http import (
+    Deadline,
+    Endpoint,
+    HttpSession,
+    HttpSettings,
+    Secret,
+    redact,
+)
 from reconciler.remote.zelto import ZeltoClient
 from tests.fakes.hostile import http_answer, raw_server
 
@@ -158,7 +165,7 @@ def test_a_huge_retry_after_ends_the_request_at_once_and_says_why(emulator: Any)
 def test_the_deadline_bounds_the_whole_session(emulator: Any) -> None:
     ids = [str(emulator.store.add_conversation()) for _ in range(4)]
     emulator.set_faults(Faults(error_rate=1.0))
-    settings = HttpSettings(deadline_seconds=1.0, concurrency=2)
+    settings = HttpSettings(deadline=Deadline.after(1.0), concurrency=2)
 
     async def run() -> dict[str, Any]:
         async with HttpSession(_endpoint(emulator), settings) as session:

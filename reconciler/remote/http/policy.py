@@ -26,6 +26,7 @@ __all__ = [
     "TRANSIENT_STATUSES",
     "Attempt",
     "AuthScheme",
+    "Deadline",
     "Endpoint",
     "HttpSettings",
     "RequestContext",
@@ -86,6 +87,22 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """A moment on the ``time.monotonic`` clock after which no request starts, and the
+    ``seconds`` it was set as (what messages name). One deadline serves every session of a
+    command: an apply's reads and writes share it."""
+
+    seconds: float
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        if seconds <= 0:
+            raise ValueError("a deadline is a positive number of seconds")
+        return cls(seconds, clock() + seconds)
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     """The knobs of the shared policy; built from PlanSettings/ApplySettings by the callers."""
 
@@ -101,8 +118,8 @@ class HttpSettings:
     backoff_cap_seconds: float = 30.0
     #: The longest single wait, whatever ``Retry-After`` asks.
     retry_after_cap_seconds: float = 60.0
-    #: An overall deadline for the session's work (``--deadline``), from its creation.
-    deadline_seconds: float | None = None
+    #: An overall deadline for all the work (``--deadline``), shared by every session.
+    deadline: Deadline | None = None
     transport: TransportName = "aiohttp"
     max_response_bytes: int = MAX_RESPONSE_BYTES
 
@@ -113,8 +130,7 @@ class HttpSettings:
             raise ValueError("max_attempts must be positive or None")
         if self.retry_seconds < 0 or self.max_response_bytes < 1:
             raise ValueError("retry_seconds and max_response_bytes must be positive")
-        if self.deadline_seconds is not None and self.deadline_seconds <= 0:
-            raise ValueError("deadline_seconds must be positive or None")
+
         if self.requests_per_second is not None and self.requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive or None")
 

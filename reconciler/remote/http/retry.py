@@ -8,7 +8,7 @@ time is in one small place:
   30 % 5xx, 10 % 429 and 5 % drops, 2–11 of 500 reads failed after 5 attempts); time does not.
 - *one wait* is at most ``retry_after_cap_seconds``, whatever ``Retry-After`` asks; a
   ``Retry-After`` beyond the budget or the deadline ends the request at once, saying so.
-- *deadline* (``deadline_seconds``, ``--deadline``): no attempt starts, and none lasts, past it.
+- *deadline* (``deadline``, ``--deadline``): no attempt starts, and none lasts, past it.
 - *pacing* (``requests_per_second``): request starts spaced evenly.
 """
 
@@ -52,14 +52,17 @@ class RetryClock:
         self.settings = settings
         self.now = clock
         self._rng = rng
-        limit = settings.deadline_seconds
-        self._deadline = None if limit is None else clock() + limit
+        self._deadline = None if settings.deadline is None else settings.deadline.at
 
     def deadline_passed(self) -> bool:
         return self._deadline is not None and self.now() >= self._deadline
 
     def deadline_text(self) -> str:
-        return f"the --deadline of {self.settings.deadline_seconds:g} s passed"
+        return f"the --deadline of {self._deadline_seconds()} s passed"
+
+    def _deadline_seconds(self) -> str:
+        deadline = self.settings.deadline
+        return _seconds(deadline.seconds) if deadline is not None else "?"
 
     def attempt_seconds(self) -> float:
         """How long one attempt may last: the timeout, cut short by the deadline."""
@@ -91,7 +94,7 @@ class RetryClock:
     def _wait_refused(self, retry_after: float, left: float, deadline_left: float | None) -> str:
         asked = f"the server asked to wait {_seconds(retry_after)} s (Retry-After)"
         if deadline_left is not None and deadline_left < left:
-            return f"{asked}, past the --deadline of {self.settings.deadline_seconds:g} s"
+            return f"{asked}, past the --deadline of {self._deadline_seconds()} s"
         return (
             f"{asked}, more than the {max(0.0, left):.0f} s left of the "
             f"{self.settings.retry_seconds:g} s retry budget (retrySeconds; one wait is at "

@@ -50,6 +50,23 @@ def check_target(plan: Plan, target: str) -> None:
         )
 
 
+#: How many unread conversations a refusal names before "and N more".
+_NAMED = 10
+
+
+def _unread_refusal(unread: list[tuple[str, str]]) -> str:
+    """Which conversations could not be read, why the first, and how to get past it."""
+    named = ", ".join(cid for cid, _ in unread[:_NAMED])
+    more = f" and {len(unread) - _NAMED} more" if len(unread) > _NAMED else ""
+    first_id, first_error = unread[0]
+    return (
+        f"{len(unread)} conversation(s) could not be read, so {_NOTHING_WRITTEN}: {named}{more}; "
+        f"first: conversation {first_id}: {first_error}. If that is transient (a timeout, 5xx, "
+        "429), run the same command again; to wait out a longer outage, raise plan.retrySeconds "
+        "in reconciler.yaml; to retry only some, give their spec files as PATHs"
+    )
+
+
 def check_applicable(plan: Plan, *, adopt: bool) -> None:
     """Plans that are offline, failed or hold unadopted conflicts never write anything."""
     if plan.offline:
@@ -57,9 +74,10 @@ def check_applicable(plan: Plan, *, adopt: bool) -> None:
             f"the plan was made offline (nothing was read from Zelto), so it cannot be applied; "
             f"{_NOTHING_WRITTEN}"
         )
+    unread = [(c.id, c.error) for c in plan.conversations if c.error is not None]
+    if unread:
+        raise RefusedPlanError(_unread_refusal(unread))
     errors = [
-        f"conversation {c.id}: {c.error}" for c in plan.conversations if c.error is not None
-    ] + [
         f"conversation {c.id}, label '{ch.label}': {ch.message or 'error'}"
         for c in plan.conversations
         for ch in c.changes

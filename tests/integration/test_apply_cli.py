@@ -134,9 +134,9 @@ def test_plan_errors_block_the_apply(cli: Cli) -> None:
     specs = _write_specs(cli.folder, {CONV_A: _records(1), unknown: _records(1)})
     result = cli.apply(str(specs), "--auto-approve")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert f"the plan has 1 error(s), so nothing was written; first: conversation {unknown}" in (
-        result.stderr
-    )
+    refusal = f"1 conversation(s) could not be read, so nothing was written: {unknown}; first:"
+    assert refusal in result.stderr
+    assert "run the same command again" in result.stderr
     assert cli.posts() == 0
 
 

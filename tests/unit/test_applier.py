@@ -104,8 +104,22 @@ def test_plan_errors_block_the_apply() -> None:
     desired = _desired(_declared(CONV_A, "Empathy", "qa-1", score=80))
     current = CurrentState({CONV_A: ConversationState(error="HTTP 404: unknown conversation")})
     plan = _plan(desired, current)
-    with pytest.raises(RefusedPlanError, match=rf"1 error.*{CONV_A}: HTTP 404"):
+    refusal = rf"1 conversation\(s\) could not be read.*first: conversation {CONV_A}: HTTP 404"
+    with pytest.raises(RefusedPlanError, match=refusal):
         prepare(plan, target="local", settings=ApplySettings())
+
+
+def test_the_refusal_names_every_unread_conversation_and_how_to_retry() -> None:
+    ids = [f"00000000-0000-4000-8000-{i:012}" for i in range(12)]
+    desired = _desired(*(_declared(cid, "Empathy", "qa-1", score=80) for cid in ids))
+    unreadable = ConversationState(error="HTTP 503 Service Unavailable (after 9 attempts)")
+    plan = _plan(desired, CurrentState(dict.fromkeys(ids, unreadable)))
+    with pytest.raises(RefusedPlanError) as refused:
+        prepare(plan, target="local", settings=ApplySettings())
+    message = str(refused.value)
+    assert all(cid in message for cid in ids[:10]) and ids[10] not in message
+    assert "12 conversation(s) could not be read" in message and "and 2 more" in message
+    assert "run the same command again" in message and "plan.retrySeconds" in message
 
 
 def _updates(total: int, changed: int) -> Plan:

@@ -9,7 +9,8 @@ Two tables.
 2. **Bodies.** One GET answered by a hostile server on 127.0.0.1 with a 200 MB body, and with a
    gzip body that inflates to 1.5 GB. Each case runs in a fresh process and reports its peak RSS;
    the baseline reads the whole body (aiohttp ``read()``; the 1.5 GB bomb is not inflated by the
-   baseline here, it would take the machine's memory), the capped client refuses at 32 MiB.
+   baseline here, it would take the machine's memory), the capped client refuses at 32 MiB. The
+   server runs in a process of its own, so the growth of peak RSS is the client's.
 
     .venv/bin/python bench/bench_bad_day.py [--reads 500] [--seeds 3]
 """
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -82,22 +85,24 @@ def _answer(kind: str) -> bytes:
     return (headers + "Connection: close\r\n\r\n").encode() + body
 
 
-async def _serve_once(answer: bytes) -> tuple[asyncio.AbstractServer, int]:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
+def _serve(kind: str) -> None:
+    """The hostile server, in a process of its own so that the client's RSS is the client's."""
+    answer = _answer(kind)
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    conn, _ = listener.accept()
+    with conn:
+        conn.recv(65536)
+        with contextlib.suppress(OSError):  # the capped client hangs up early
+            conn.sendall(answer)
 
 
 async def _case(kind: str, client: str) -> str:
-    answer = _answer(kind)
-    server, port = await _serve_once(answer)
-    url = f"http://127.0.0.1:{port}"
-    del answer
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind], stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    url = f"http://127.0.0.1:{server.stdout.readline().strip()}"
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.monotonic()
     if client == "naive":
@@ -108,16 +113,17 @@ async def _case(kind: str, client: str) -> str:
             outcome = f"read {len(await response.read()):,} bytes"
     else:
         settings = HttpSettings(max_attempts=1)
-        endpoint = Endpoint(url=url, token=Secret("t"), name="hostile")
+        endpoint = Endpoint(url=url, token=Secret("bench-token-0123456789"), name="hostile")
         async with HttpSession(endpoint, settings) as session:
             try:
                 await session.request("GET", "/x")
                 outcome = "read"
             except ApiError as exc:
-                outcome = exc.message[:60]
+                outcome = exc.message[:70]
     wall = time.monotonic() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    server.close()
+    server.kill()
+    server.wait()
     return f"{wall:.2f}\t{(peak - before) / 1024:.0f}\t{outcome}"
 
 
@@ -141,11 +147,16 @@ def main(argv: Any = None) -> None:
     parser.add_argument("--reads", type=int, default=500)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        _serve(args.serve)
+        return
     if args.case:
         print(asyncio.run(_case(*args.case)))
         return
-    faults_table(args.reads, args.seeds)
+    if args.seeds:
+        faults_table(args.reads, args.seeds)
     bodies_table()
 
 

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.errors import ReconcilerError, SpecError
+from reconciler.errors import Issue, Location, ReconcilerError, SpecError
+from reconciler.files import read_regular
 from reconciler.model import DesiredState
 from reconciler.spec import load_spec_sources, load_specs
 from reconciler.spec.delta import RemovedRecord, differing_conversations, removed_records
 from reconciler.spec.discovery import SPEC_SUFFIXES
+from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
 
 __all__ = ["ChangeScope", "GitError", "changed_conversations", "git_spec_sources"]
 
@@ -102,9 +104,15 @@ def git_spec_sources(
     files = _spec_files_at(top, commit, pathspecs)
     changed_set = set(changed)
     old = _blobs(top, commit, [p for p in files if p in changed_set])
-    return [
-        (f"{ref}:{path}", old[path] if path in old else (top / path).read_bytes()) for path in files
-    ]
+    return [(f"{ref}:{path}", old[path] if path in old else _on_disk(top, path)) for path in files]
+
+
+def _on_disk(top: Path, path: str) -> bytes:
+    """An unchanged spec file, read like every other spec (regular files only, capped)."""
+    try:
+        return read_regular(top / path, DEFAULT_MAX_BYTES)[0]
+    except OSError as exc:  # FileRefusedError too: a symlink to a device, an oversized file
+        raise SpecError([Issue(Location(path), f"cannot read: {exc.strerror or exc}")]) from None
 
 
 def _git(top: Path, *args: str, stdin: bytes | None = None) -> bytes:

@@ -84,6 +84,11 @@ def test_each_manifest_starts_the_agent_with_options_it_accepts(
     assert context.params["listen"] == "0.0.0.0:9090", where
     probes = {container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")}
     assert probes == {"/healthz", "/readyz"}
+    # A volume's root may be writable by others (emptyDir is 0777), which the state folder
+    # check refuses: the state folder must be one the agent creates inside the volume.
+    state = Path(context.params["state_dir"])
+    mounts = {Path(m["mountPath"]) for m in container["volumeMounts"]}
+    assert state.parent in mounts and state not in mounts, where
 
 
 def test_an_unknown_option_in_a_manifest_would_be_caught() -> None:

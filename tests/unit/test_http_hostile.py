@@ -31,6 +31,7 @@ from reconciler.remote.http import (
     Secret,
     redact,
 )
+from reconciler.remote.siro import SIRO_AUTH, VALUES_PATH
 from reconciler.remote.zelto import ZeltoClient
 from tests.fakes.hostile import http_answer, raw_server
 
@@ -210,3 +211,22 @@ def test_default_reads_last_through_a_bad_minute(emulator: Any) -> None:
     # Expected failures at this rate: 500 x 0.45^attempts; five attempts give ~9, the budget's
     # ~12 give ~0.03. At most one keeps a chance spike from failing the test, not a count.
     assert len(failed) <= 1, failed
+
+
+def test_the_siro_token_never_reaches_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Siro client's own header travels per request too (a recording proxy on 127.0.0.1)."""
+
+    async def run(endpoint: Endpoint) -> None:
+        async with HttpSession(endpoint, HttpSettings(max_attempts=1), auth=SIRO_AUTH) as session:
+            with pytest.raises(ApiError, match="proxy answered HTTP 403"):
+                await session.request("GET", VALUES_PATH)
+
+    with raw_server(lambda head: http_answer("403 Forbidden")) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        asyncio.run(
+            run(Endpoint(url="https://siro.example.invalid", token=Secret(TOKEN), name="s"))
+        )
+    assert b"CONNECT siro.example.invalid:443" in proxy.seen()
+    assert TOKEN.encode() not in proxy.seen() and b"x-siro-auth-token" not in proxy.seen().lower()

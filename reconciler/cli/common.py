@@ -131,8 +131,10 @@ def echo_err(message: str) -> None:
 MAX_SHOWN_PROBLEMS = 100
 
 
-def capped(lines: Sequence[str], limit: int = MAX_SHOWN_PROBLEMS, why: str = "") -> list[str]:
-    """At most ``limit`` lines, then ``... and N more`` (with ``why``, e.g. where the rest is)."""
+def capped(lines: Sequence[str], limit: int | None = None, why: str = "") -> list[str]:
+    """At most ``limit`` lines (default :data:`MAX_SHOWN_PROBLEMS`), then ``... and N more``
+    (with ``why``, e.g. where the rest is)."""
+    limit = MAX_SHOWN_PROBLEMS if limit is None else limit
     if len(lines) <= limit:
         return list(lines)
     return [*lines[:limit], f"... and {len(lines) - limit:,} more{why}"]

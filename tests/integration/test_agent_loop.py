@@ -162,3 +162,19 @@ def test_an_unreachable_repository_is_a_failed_pass_not_a_crash(
     assert outcome.reason == "GitOperationFailed" and "git fetch failed" in outcome.message
     stalled = agent.status.condition("Stalled")
     assert stalled is not None and stalled.status.value == "False"  # retried at the interval
+
+
+def test_path_plans_one_folder_of_the_repository_with_its_own_config(
+    git_remote: GitRemote, agent_zelto: RunningEmulator, tmp_path: Path
+) -> None:
+    git_remote.commit(
+        {
+            "teams/a/reconciler.yaml": "specs: [metrics]\n",
+            "teams/a/metrics/a.yaml": spec_text({CONV_A: records(2)}),
+            "specs/other.yaml": spec_text({CONV_A: records(5)}),
+        }
+    )
+    agent = _agent(git_remote, agent_zelto, tmp_path, path="teams/a")
+    agent.reconcile_once()
+    assert _ready(agent)[:2] == ("True", "Succeeded")
+    assert _scores(agent_zelto) == {"qa-0": 70, "qa-1": 70}

@@ -81,8 +81,8 @@ class ZeltoApi:
     def routes(self) -> list[Route]:
         return [
             Route(ROUTE_CONVERSATION, self._wrap(self.get_conversation), methods=["GET"]),
-            Route(ROUTE_CUSTOMER_METRICS, self._wrap(self.list_metrics), methods=["GET"]),
-            Route(ROUTE_CUSTOMER_METRICS, self._wrap(self.submit_metric), methods=["POST"]),
+            # One route per path, so that a 405's Allow names every method of the resource.
+            Route(ROUTE_CUSTOMER_METRICS, self._wrap(self._metrics), methods=["GET", "POST"]),
             Route(ROUTE_WEBHOOK_CALLS, self._wrap(self.upload_call), methods=["POST"]),
             Route(ROUTE_AGENTS, self._wrap(self.list_agents), methods=["GET"]),
         ]
@@ -97,6 +97,11 @@ class ZeltoApi:
             return result
 
         return endpoint
+
+    async def _metrics(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.submit_metric(request)
+        return await self.list_metrics(request)
 
     # --- shared checks -----------------------------------------------------------------------
     def _organization(self, request: Request) -> Organization:

@@ -7,8 +7,6 @@ expect. Each entry must also say where it comes from: the vendor's words, or "as
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reconciler.contract.registry import Registry
@@ -43,32 +41,3 @@ def test_every_entry_is_sourced_and_says_what_the_client_does(registry: Registry
     for entry in registry:
         assert entry.reading and entry.client and entry.probe, entry.key
         assert entry.source in {"vendor", "assumed"}
-
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
-
-
-def render_table(registry: Registry, emulator: dict[str, tuple[object, str]]) -> str:
-    """The registry as docs/contract.md shows it: one row per entry."""
-    rows = [
-        f"### {registry.api}",
-        "",
-        "| entry | source | the vendor's words / our reading | the client | the emulator "
-        "| live probe |",
-        "|---|---|---|---|---|---|",
-    ]
-    for entry in registry:
-        words = f"“{entry.vendor}” — {entry.reading}" if entry.vendor else entry.reading
-        cells = [f"`{entry.key}`", entry.source, words, entry.client, emulator[entry.key][1]]
-        cells.append(entry.probe)
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(rows) + "\n"
-
-
-def test_docs_contract_md_shows_every_entry_as_the_code_holds_it() -> None:
-    """docs/contract.md's tables are the registries rendered; after changing an entry, paste
-    ``render_table``'s output there (the failure shows it)."""
-    text = DOC.read_text(encoding="utf-8")
-    for registry, emulator in PAIRS:
-        table = render_table(registry, emulator)
-        assert table in text, f"{registry.api} table is stale; it should read:\n{table}"

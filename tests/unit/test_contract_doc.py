@@ -13,6 +13,7 @@ from pathlib import Path
 from reconciler.contract.registry import Entry, Registry
 from reconciler.contract.siro import SIRO
 from reconciler.contract.zelto import ZELTO
+from reconciler.emulator.contract import SIRO_BEHAVIOUR, ZELTO_BEHAVIOUR
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 
@@ -28,11 +29,42 @@ code reads them.
 """
 
 
+DECISIONS = """## Decisions
+
+- **Lengths** (label 255, note 5000, externalId 255): the vendor page does not say what a character
+  is. A JavaScript server counts UTF-16 code units, where a character beyond the Basic Multilingual
+  Plane (an emoji) counts 2. Specs are checked in both units, so 128 emoji in a label (128 code
+  points, 256 UTF-16 units) are refused here before Zelto can refuse them. The strict emulator
+  counts UTF-16 units, the lenient one code points.
+- **Unknown recording** (`unknown_recording`): assumed 404. Under that reading a batch answering 404
+  is split until the unknown ids are found. If Siro answers 200 with a count of 0 instead, set the
+  entry to `empty`: the importer then asks once more over all time up to `--end` for the
+  recordings without values in the window, and one never evaluated is an error, not a warning.
+  Both readings are tested against the emulator (`--siro-unknown-recording 404|empty`).
+- **Paging** (`next_page_param`): the page names `cursor` and `hasNextPage` in the response only;
+  the next page is asked for with `?cursor=`. A page that says `hasNextPage` without a new cursor
+  is an error naming the recordings, never a quiet stop.
+- **Units** (`metric_units`): `value` is in its own unit; only a percentage or score unit is a
+  0-100 score as it is. Everything else needs a `range` or `scale` in the mapping
+  ([import.md](import.md)).
+- **Emulator strictness**: the emulator is lenient by default, as the vendors' pages allow, and
+  `--strict` adds the assumed checks (unknown and null body fields, UTF-16 lengths, empty or
+  repeated Siro filters, lower-case date-times, `endAt` before `startAt`); the project's tests run
+  strict, schemathesis runs lenient ([emulator.md](emulator.md)).
+- **Schemathesis** (`tests/contract/test_schemathesis.py`) generates requests from
+  `contracts/zelto-openapi.yaml` and `contracts/siro-openapi.yaml` against the lenient emulator and
+  checks every answer against them, in about 30 s. It passes with no exception: the one failure it
+  found (a 405 whose `Allow` omitted `POST`) was fixed.
+"""
+
+EMULATOR = {"Zelto": ZELTO_BEHAVIOUR, "Siro": SIRO_BEHAVIOUR}
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _entry(entry: Entry) -> list[str]:
+def _entry(entry: Entry, emulator: str) -> list[str]:
     return [
         f"### `{entry.key}` ({entry.source})",
         "",
@@ -42,6 +74,7 @@ def _entry(entry: Entry) -> list[str]:
         f"| the vendor says | {_cell(entry.vendor) if entry.vendor else '(nothing)'} |",
         f"| our reading | {_cell(entry.reading)} |",
         f"| what the client does | {_cell(entry.client)} |",
+        f"| what the emulator does | {_cell(emulator)} |",
         f"| live probe | {_cell(entry.probe)} |",
         "",
     ]
@@ -51,12 +84,12 @@ def _section(registry: Registry) -> list[str]:
     assumed = sum(1 for e in registry if e.assumed)
     lines = [f"## {registry.api}", "", f"{len(registry.entries)} entries, {assumed} assumed.", ""]
     for entry in registry:
-        lines += _entry(entry)
+        lines += _entry(entry, EMULATOR[registry.api][entry.key][1])
     return lines
 
 
 def render() -> str:
-    lines = [INTRO]
+    lines = [INTRO, DECISIONS]
     for registry in (ZELTO, SIRO):
         lines += _section(registry)
     return "\n".join(lines).rstrip("\n") + "\n"

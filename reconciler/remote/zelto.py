@@ -5,15 +5,15 @@ redaction are the same as everywhere else. Responses are validated here: a body 
 documented shape becomes an :class:`~reconciler.errors.ApiError` naming the request, never a
 ``KeyError`` deep in the planner.
 
-What docs/zelto-api.md marks ASSUMED is collected in :data:`ASSUMED`, so that one edit changes it
-when Zelto documents otherwise (the emulator implements the same reading, so tests exercise it).
+What the vendor does not document (the upsert key, full replace, success statuses, the listing's
+cursor) lives in the Zelto registry, ``reconciler.contract.zelto`` (docs/contract.md), which the
+emulator mirrors so that tests exercise the same reading.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -25,30 +25,15 @@ from reconciler.model import LenientModel, RemoteRecord
 from reconciler.remote.http import HttpSession, RequestContext
 
 __all__ = [
-    "ASSUMED",
+    "MAX_PAGES",
     "Agent",
     "Conversation",
     "ReadResult",
-    "ZeltoAssumptions",
     "ZeltoClient",
 ]
 
-
-@dataclass(frozen=True)
-class ZeltoAssumptions:
-    """Undocumented behaviour this client relies on (docs/zelto-api.md, ASSUMED), in one place."""
-
-    #: A successful submit answers 200 or 201; any 2xx counts (the session returns only 2xx).
-    submit_success: str = "any 2xx"
-    #: The listing has no cursor (DOC), but a ``nextCursor`` is followed if one ever appears.
-    follow_list_cursor: bool = True
-    #: An unknown conversation, or another organization's, answers 404.
-    unknown_conversation_status: int = 404
-    #: At most this many pages are followed, in case a server keeps returning a cursor.
-    max_pages: int = 1000
-
-
-ASSUMED = ZeltoAssumptions()
+#: At most this many pages are followed, in case a server keeps returning new cursors.
+MAX_PAGES = 1000
 
 #: One conversation's outcome in :meth:`ZeltoClient.read_many`: its records, or why not.
 ReadResult = list[RemoteRecord] | ApiError
@@ -142,16 +127,21 @@ class ZeltoClient:
     async def _all_pages(
         self, adapter: TypeAdapter[_P], path: str, cid: str | None, limit: int | None
     ) -> list[Any]:
-        """Every item of a ``{data, nextCursor}`` list; stops on a null or repeated cursor."""
+        """Every item of a ``{data, nextCursor}`` list (Zelto registry: ``list_cursor``); stops on
+        a null cursor. A repeated cursor is an error: the rest of the list cannot be read, and a
+        plan made from part of a conversation's records would be wrong."""
         items: list[Any] = []
         params: dict[str, Any] = {"limit": limit} if limit else {}
         seen: set[str] = set()
-        for _ in range(ASSUMED.max_pages):
+        for _ in range(MAX_PAGES):
             page = await self._get(adapter, path, params, cid)
             items.extend(page.data)
             cursor = page.next_cursor
-            if not cursor or cursor in seen or not ASSUMED.follow_list_cursor:
+            if not cursor:
                 return items
+            if cursor in seen:
+                problem = f"nextCursor {cursor!r} repeats an earlier page's: the rest is unreadable"
+                raise self._malformed(f"GET {path}", problem, cid)
             seen.add(cursor)
             params = {**params, "cursor": cursor}
         raise self._malformed(f"GET {path}", "too many pages", cid)

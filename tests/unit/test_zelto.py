@@ -146,3 +146,22 @@ def test_malformed_responses_name_the_request(body: bytes, expected: str) -> Non
     assert str(caught.value).startswith(
         f"GET /v1/conversations/{UNKNOWN}/customer-metrics (target production): "
     )
+
+
+def test_a_repeated_list_cursor_is_an_error_not_a_partial_list() -> None:
+    """A server whose nextCursor repeats: the emulator never pages the record listing, so only a
+    fake server can send this. Before, the client stopped quietly with the first page."""
+    page = {"data": [], "nextCursor": "c1"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=page)
+
+    endpoint = Endpoint("https://api.zelto.ai", Secret("zelto_key_0123456789"), "api.zelto.ai")
+
+    async def main() -> None:
+        transport = httpx.MockTransport(answer)
+        async with HttpSession(endpoint, FAST, transport=transport) as http:
+            await ZeltoClient(http).list_agents()
+
+    with pytest.raises(ApiError, match="nextCursor 'c1' repeats an earlier page's"):
+        asyncio.run(main())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
-from live_target import OBSERVED, Target, emulator_target, live_target
+from live_target import LABEL_PREFIX, OBSERVED, Target, emulator_target, live_target
 
 
 @pytest.fixture(
@@ -17,6 +18,17 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         yield live_target()
     else:
         yield from emulator_target()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Before anything runs: where a live run writes, since nothing it writes can be deleted."""
+    conversation = os.environ.get("RECONCILER_LIVE_CONVERSATION")
+    if not conversation or "live" not in str(config.getoption("markexpr", "")):
+        return None
+    return (
+        f"live suite: writes go to Zelto conversation {conversation} only, under labels starting "
+        f"with {LABEL_PREFIX!r}; Zelto has no DELETE, so they stay (clear them in the Zelto app)"
+    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -8,10 +8,12 @@ recording may get (404, or 200 with a count of 0).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.config import SiroSettings
 from reconciler.contract.siro import UnknownRecording
 from reconciler.errors import ApiError
 from reconciler.importer.siro_fetch import (
@@ -21,6 +23,7 @@ from reconciler.importer.siro_fetch import (
     batches,
     fetch_values,
 )
+from reconciler.importer.siro_import import build_siro_files
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.remote.siro import SIRO_AUTH, SiroClient, SiroQuery
 
@@ -112,3 +115,21 @@ def test_batches_are_bounded_by_count_and_by_query_length() -> None:
     assert [len(b) for b in batches([f"r{i}" for i in range(250)], 100)] == [100, 100, 50]
     long_ids = ["x" * 200 for _ in range(20)]
     assert all(len(b) < 20 for b in batches(long_ids, 100))
+
+
+def test_a_recording_never_evaluated_fails_the_import_naming_it(tmp_path: Path) -> None:
+    """Under ``unknown_recording: empty`` a typo comes back as NeverEvaluated: an error."""
+    settings = SiroSettings.model_validate(
+        {
+            "organizationId": ORG,
+            "conversationTypeId": TYPE,
+            "recordings": {"rec_typo": "3c90c3cc-0d44-4b50-8888-8dd25736052a"},
+            "metrics": [{"metricType": "REP_CONTROL", "label": "Control", "score": "value"}],
+        }
+    )
+    fetched: dict[str, Outcome] = {"rec_typo": NeverEvaluated("rec_typo")}
+    recordings = {"rec_typo": "3c90c3cc-0d44-4b50-8888-8dd25736052a"}
+    build = build_siro_files(settings, recordings, fetched, tmp_path)
+    assert not build.files
+    (error,) = build.errors
+    assert str(error).startswith("recording rec_typo: Siro has never evaluated this recording")

@@ -1,7 +1,7 @@
 """The JSON Schema of a spec file, for editors (``yaml-language-server``) and CI checks.
 
 Generated from the models, then given the one rule pydantic cannot express from field types: a
-record carries at least one of verdict and score. Cross-file rules (uniqueness, the catalog) are
+record carries at least one of verdict and score, and an empty file is valid. Cross-file rules (uniqueness, the catalog) are
 beyond a per-file schema; ``reconciler validate`` checks those.
 """
 
@@ -21,4 +21,7 @@ def spec_json_schema() -> dict[str, Any]:
     schema = SpecDocument.model_json_schema(by_alias=True, mode="validation")
     record = schema["$defs"][MetricRecord.__name__]
     record["anyOf"] = [{"required": ["verdict"]}, {"required": ["score"]}]
+    # An empty file (or only comments, or only `---`) is a YAML null document, which validate
+    # accepts as declaring nothing (docs/specs.md); editors must not mark it red.
+    schema["type"] = ["object", "null"]
     return {"$schema": JSON_SCHEMA_DIALECT, **schema}

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
+from types import SimpleNamespace
+
+import pytest
+from click import _termui_impl
 
 from reconciler.cli.progress import ApplyProgressBar, ReadProgress
 
@@ -55,3 +60,24 @@ def test_the_apply_bar_ends_at_the_last_count_however_throttled() -> None:
         for done in range(41):
             bar(done, 40)
     assert "40/40" in stream.getvalue()
+
+
+def test_the_apply_eta_counts_only_the_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """8,000 writes in 20 s after a 10-minute freshness re-read: the ETA says seconds, not hours
+    (it said ``831/8000 03:09:00`` when the bar started before the re-read)."""
+    now = [1_000.0]
+    monkeypatch.setattr(_termui_impl, "time", SimpleNamespace(time=lambda: now[0]))  # click's clock
+    stream = _Terminal()
+    total = 8_000
+    with ApplyProgressBar(total, stream=stream) as bar:
+        bar.INTERVAL = 0.0  # draw every update
+        now[0] += 600.0  # re-reading every conversation the plan writes to
+        for done in range(1, 832):
+            now[0] += 20.0 / total
+            bar(done, total)
+        shown = stream.getvalue()
+    days, hours, minutes, seconds = re.findall(
+        r"831/8000\s+(?:(\d+)d )?(\d\d):(\d\d):(\d\d)", shown
+    )[-1]  # click's ETA: [Nd ]HH:MM:SS
+    eta = ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60 + int(seconds)
+    assert 10 <= eta <= 25, shown[-200:]  # (8000 - 831) writes x 2.5 ms = 18 s

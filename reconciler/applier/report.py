@@ -117,6 +117,13 @@ class ApplyReport(StrictModel):
         default=None,
         description="Why the apply stopped early (a signal, a refused credential), if it did.",
     )
+    refused: str | None = Field(
+        default=None,
+        description=(
+            "Why the whole apply was refused before its first write (another target, an offline "
+            "or failed plan, a conflict, the safety threshold, a stale plan): nothing was written."
+        ),
+    )
     duration_seconds: float = Field(default=0.0, ge=0)
     summary: ApplySummary = Field(default_factory=ApplySummary)
     requests: RequestCounts = Field(default_factory=RequestCounts)
@@ -131,7 +138,11 @@ class ApplyReport(StrictModel):
 
     @property
     def ok(self) -> bool:
-        return self.stopped is None and self.summary.applied == self.summary.planned
+        return (
+            self.refused is None
+            and self.stopped is None
+            and self.summary.applied == self.summary.planned
+        )
 
     def problems(self) -> tuple[RecordResult, ...]:
         return tuple(r for r in self.records if r.status is not RecordStatus.APPLIED)

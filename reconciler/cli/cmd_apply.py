@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from reconciler.applier import ApplyReport
+from reconciler.applier.preflight import RefusedPlanError
 from reconciler.cli.apply_output import render_report_json, render_report_text
 from reconciler.cli.common import (
     EXIT_ERROR,
@@ -36,7 +37,7 @@ from reconciler.cli.progress import ApplyProgressBar
 from reconciler.cli.scoping import Scoping, plan_in_scope, shard_option
 from reconciler.engine.steps import StopSignal
 from reconciler.engine.workspace import Workspace
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, StalePlanError, UnsafePlanError
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import read_plan_file
 from reconciler.plan.shard import Shard
@@ -131,7 +132,8 @@ def apply(
         deadline=deadline,
     ) as workspace:
         if saved is not None:
-            plan = _accept_saved(workspace, saved)
+            with _refusal_reported(saved, options):
+                plan = _accept_saved(workspace, saved)
         else:
             plan = plan_in_scope(workspace, paths, Scoping(shard=shard), adopt=adopt)
         _show_plan(plan, options)
@@ -165,12 +167,14 @@ def _show_plan(plan: Plan, options: _Options) -> None:
 
 
 def _check_and_write(workspace: Workspace, plan: Plan, options: _Options, *, saved: bool) -> int:
-    ready = workspace.check(plan, force=options.force, adopt=options.adopt)
+    with _refusal_reported(plan, options):
+        ready = workspace.check(plan, force=options.force, adopt=options.adopt)
     if not ready.has_changes:
         return _nothing_to_do(ready, options)
     prompted = _confirm(ready, options)
     # A saved plan may be old, and a prompt may wait for minutes: check the plan is current.
-    report, exit_code = _run(workspace, ready, options, check_fresh=saved or prompted)
+    with _refusal_reported(ready, options):
+        report, exit_code = _run(workspace, ready, options, check_fresh=saved or prompted)
     _print_report(report, options)
     if report.ok and exit_code is None:
         return 0
@@ -181,6 +185,22 @@ def _check_and_write(workspace: Workspace, plan: Plan, options: _Options, *, sav
         hint = f": {report.summary.line()} (the reasons are listed per record)"
     echo_err(f"error: apply to {report.target} did not complete{hint}")
     return exit_code if exit_code is not None else EXIT_ERROR
+
+
+@contextmanager
+def _refusal_reported(plan: Plan, options: _Options) -> Iterator[None]:
+    """With --format json, a refusal of the whole apply (the preflight, a stale plan) is also a
+    JSON report on stdout, so that a machine reading stdout learns why; the error line on stderr
+    and exit 1 follow as for every error (``handle_errors``)."""
+    try:
+        yield
+    except (RefusedPlanError, UnsafePlanError, StalePlanError) as exc:
+        if options.json_output:
+            refused = ApplyReport(
+                target=plan.target, spec_digest=plan.spec_digest, refused=str(exc)
+            )
+            click.echo(render_report_json(refused))
+        raise
 
 
 def _nothing_to_do(plan: Plan, options: _Options) -> int:

@@ -396,3 +396,33 @@ def test_an_offline_saved_plan_is_refused_for_being_offline(cli: Cli) -> None:
     result = cli.apply("--plan", str(saved), "--auto-approve")
     _single_line_error(result, "the plan was made offline", "cannot be applied")
     assert "--target offline" not in result.output and cli.posts() == 0
+
+
+def _refused_json(result: Result, *needles: str) -> None:
+    """A refused apply with --format json: one JSON report on stdout that says why."""
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, apply_report_json_schema())
+    for needle in needles:
+        assert needle in report["refused"], report["refused"]
+    assert report["summary"]["applied"] == 0 and report["records"] == []
+    assert report["refused"] in result.stderr  # the error line, as without --format json
+
+
+def test_a_refusal_is_a_json_report_with_format_json(cli: Cli) -> None:
+    unknown = "9f1d2c3b-4a5e-4f60-8a7b-1c2d3e4f5a6b"  # not in the emulator: a 404
+    specs = _write_specs(cli.folder, {CONV_A: _records(1), unknown: _records(1)})
+    _refused_json(
+        cli.apply(str(specs), "--auto-approve", "--format", "json"), "the plan has 1 error(s)"
+    )
+    assert cli.posts() == 0
+
+
+def test_a_stale_saved_plan_is_a_json_refusal_with_format_json(cli: Cli) -> None:
+    specs = _write_specs(cli.folder, {CONV_A: _records(2), CONV_B: _records(1)})
+    saved = cli.folder / "plan.json"
+    assert cli("plan", str(specs), "--out", str(saved)).exit_code == 0
+    cli.emulator.store.put_metric(CONV_B, label="Someone else's", externalId=None, score=3)
+    result = cli.apply("--plan", str(saved), "--auto-approve", "--format", "json")
+    _refused_json(result, "stale plan: 1 conversation changed", CONV_B)
+    assert cli.posts() == 0

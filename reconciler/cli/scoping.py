@@ -20,6 +20,7 @@ from reconciler.engine.workspace import Workspace
 from reconciler.errors import ReconcilerError
 from reconciler.plan.model import Plan
 from reconciler.plan.shard import Shard, parse_shard
+from reconciler.spec.history import DEFAULT_HISTORY_COMMITS
 
 __all__ = ["Scoping", "plan_in_scope", "scoping_options", "shard_option"]
 
@@ -33,6 +34,7 @@ class Scoping:
     changed_since: str | None = None
     offline: bool = False
     shard: Shard | None = None
+    history_commits: int = DEFAULT_HISTORY_COMMITS
 
 
 def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard | None:
@@ -56,7 +58,8 @@ def shard_option(func: F) -> F:
 
 
 def scoping_options(func: F) -> F:
-    """``--changed-since``, ``--offline`` and ``--shard``, passed as ``scoping: Scoping``."""
+    """``--changed-since``, ``--offline``, ``--shard`` and ``--history-commits``, passed as
+    ``scoping: Scoping``."""
 
     @functools.wraps(func)
     def wrapper(
@@ -64,10 +67,21 @@ def scoping_options(func: F) -> F:
         changed_since: str | None,
         offline: bool,
         shard: Shard | None,
+        history_commits: int,
         **kwargs: Any,
     ) -> Any:
-        return func(*args, scoping=Scoping(changed_since, offline, shard), **kwargs)
+        scoping = Scoping(changed_since, offline, shard, history_commits)
+        return func(*args, scoping=scoping, **kwargs)
 
+    wrapper = click.option(
+        "--history-commits",
+        type=click.IntRange(min=0),
+        default=DEFAULT_HISTORY_COMMITS,
+        show_default=True,
+        metavar="N",
+        help="Also read the conversations that the last N commits of the spec paths declared "
+        "and the specs no longer do, and show their records as orphans (0: off; needs git).",
+    )(wrapper)
     wrapper = shard_option(wrapper)
     wrapper = click.option(
         "--offline",
@@ -98,6 +112,7 @@ def plan_in_scope(
         paths,
         shard=scoping.shard,
         changed_since=scoping.changed_since,
+        history_commits=scoping.history_commits,
         adopt=adopt,
         offline=scoping.offline,
         progress=progress,

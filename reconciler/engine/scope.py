@@ -9,15 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler.config import LoadedConfig
+from reconciler.config import LoadedConfig, spec_cache_dir
 from reconciler.errors import ConfigError
 from reconciler.model import DesiredState
 from reconciler.plan.model import Plan
 from reconciler.plan.offline import offline_plan
 from reconciler.plan.shard import Shard, exactly, restrict, select_shard
-from reconciler.spec.history import ChangeScope, changed_conversations
+from reconciler.spec.history import ChangeScope, changed_conversations, retired_conversations
 
-__all__ = ["NoteCallback", "change_since", "in_change", "offline", "shard_desired"]
+__all__ = [
+    "NoteCallback",
+    "change_since",
+    "in_change",
+    "offline",
+    "shard_desired",
+    "with_retired",
+]
 
 #: Receives a remark the user should see (e.g. that the specs at REF do not load); never an error.
 NoteCallback = Callable[[str], None]
@@ -35,6 +42,32 @@ def change_since(
     if change.note and on_note is not None:
         on_note(change.note)
     return change
+
+
+def with_retired(
+    loaded: LoadedConfig,
+    desired: DesiredState,
+    paths: Sequence[Path],
+    max_commits: int,
+    on_note: NoteCallback | None,
+) -> DesiredState:
+    """``desired`` plus, with no records, every conversation that the last ``max_commits``
+    commits of the spec paths declared and the specs no longer do (see spec.history): their
+    records are read and planned as orphans instead of vanishing from every plan."""
+    retired = retired_conversations(
+        loaded.root, paths, desired.conversations, max_commits=max_commits,
+        cache_dir=spec_cache_dir(loaded),
+    )  # fmt: skip
+    if not retired:
+        return desired
+    if on_note is not None:
+        count = len(retired)
+        on_note(
+            f"{count} conversation{'s' if count != 1 else ''} that earlier commits declared and "
+            f"the specs no longer do {'are' if count != 1 else 'is'} read too (git history, "
+            f"last {max_commits} commits of the spec paths): records left there show as orphans"
+        )
+    return exactly(desired, {*desired.conversations, *retired})
 
 
 def in_change(desired: DesiredState, change: ChangeScope) -> DesiredState:

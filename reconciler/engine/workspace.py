@@ -53,6 +53,7 @@ from reconciler.plan.planner import make_plan
 from reconciler.plan.shard import Shard
 from reconciler.remote.http import Deadline, Endpoint, HttpSettings
 from reconciler.remote.targets import ResolvedTarget, open_target, resolve_target
+from reconciler.spec.history import DEFAULT_HISTORY_COMMITS
 
 __all__ = ["Workspace"]
 
@@ -195,6 +196,7 @@ class Workspace:
         progress: ProgressCallback | None = None,
         on_unreadable: UnreadableCallback | None = None,
         on_note: NoteCallback | None = None,
+        history_commits: int = DEFAULT_HISTORY_COMMITS,
     ) -> Plan:
         """What apply would do: read what the target holds for the chosen conversations and plan.
 
@@ -205,7 +207,9 @@ class Workspace:
         reconciler.yaml (GETs in flight). ``progress(done, total)`` follows the reads,
         ``on_unreadable(id, message)`` reports each conversation that could not be read (the
         plan carries it as an error), ``on_note(text)`` a remark such as specs at REF that do
-        not load.
+        not load. A plan of all the specs (no ``paths``, no ``changed_since``) also reads the
+        conversations that the last ``history_commits`` commits of the spec paths declared and
+        the specs no longer do, so that their records show as orphans (0: none).
         """
         label = scope_label(changed_since, shard)
         if offline:
@@ -218,6 +222,9 @@ class Workspace:
             where = self.spec_files(paths)
             change = scope.change_since(self.loaded, everything, where, changed_since, on_note)
             desired = scope.in_change(desired, change)
+        elif not paths:
+            where = self.spec_files()
+            desired = scope.with_retired(self.loaded, desired, where, history_commits, on_note)
         desired = scope.shard_desired(desired, shard)
         settings = _http_settings(self.loaded.config.plan, concurrency, self._deadline)
         made = self._read_and_plan(

@@ -1,26 +1,47 @@
-"""Which conversations changed since a git ref, computed with git (``plan --changed-since REF``).
+"""What git's history of the spec paths says, computed with git.
 
-The specs at REF and in the working tree are *loaded and validated* and compared per
-conversation, not as lines of text: a record that moved between files or lines is not a change,
-and a catalog edit touches every conversation that uses the label, wherever it is declared.
+- :func:`changed_conversations` (``plan --changed-since REF``): the specs at REF and in the
+  working tree are *loaded and validated* and compared per conversation, not as lines of text: a
+  record that moved between files or lines is not a change, and a catalog edit touches every
+  conversation that uses the label, wherever it is declared.
+- :func:`retired_conversations` (every full ``plan``): the conversations that recent commits
+  declared and the current specs do not. Zelto has no org-wide listing, so a conversation removed
+  from the specs would otherwise never be read again and its records never reported as orphans;
+  git's history is the record of every conversation ever managed, no state file needed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import Issue, Location, ReconcilerError, SpecError
-from reconciler.files import read_regular
-from reconciler.model import DesiredState
+from reconciler.files import read_regular, write_atomically
+from reconciler.model import DesiredState, normalise_uuid
 from reconciler.spec import load_spec_sources, load_specs
 from reconciler.spec.delta import RemovedRecord, differing_conversations, removed_records
 from reconciler.spec.discovery import SPEC_SUFFIXES
-from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
+from reconciler.spec.yamlio import DEFAULT_MAX_BYTES, load_yaml
 
-__all__ = ["ChangeScope", "GitError", "changed_conversations", "git_spec_sources"]
+__all__ = [
+    "DEFAULT_HISTORY_COMMITS",
+    "ChangeScope",
+    "GitError",
+    "changed_conversations",
+    "git_spec_sources",
+    "retired_conversations",
+]
+
+#: How many of the spec paths' most recent commits a plan reads for retired conversations.
+DEFAULT_HISTORY_COMMITS = 100
+#: blob id -> the conversations that version of a spec file declared (blobs never change).
+_HISTORY_CACHE = "history-conversations.json"
+_HISTORY_CACHE_MAX_BYTES = 64 * 1024 * 1024
 
 
 class GitError(ReconcilerError):
@@ -199,17 +220,117 @@ def _blobs(top: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
     """The content of ``commit:path`` for each path, read in one ``git cat-file --batch``."""
     batchable = [p for p in paths if "\n" not in p]
     blobs = {p: _git(top, "show", f"{commit}:{p}") for p in paths if "\n" in p}
-    if not batchable:
-        return blobs
-    request = "".join(f"{commit}:{p}\n" for p in batchable).encode("utf-8", "surrogateescape")
+    contents = _cat_file(top, [f"{commit}:{p}" for p in batchable])
+    blobs.update(zip(batchable, contents, strict=True))
+    return blobs
+
+
+def _cat_file(top: Path, objects: Sequence[str]) -> list[bytes]:
+    """The content of each object (``commit:path`` or a blob id), in one ``git cat-file --batch``
+    so that a thousand files do not start a thousand processes."""
+    if not objects:
+        return []
+    request = "".join(f"{name}\n" for name in objects).encode("utf-8", "surrogateescape")
     output = _git(top, "cat-file", "--batch", stdin=request)
+    contents = []
     offset = 0
-    for path in batchable:
+    for name in objects:
         end = output.index(b"\n", offset)
         header = output[offset:end].split()
         if len(header) != 3 or header[1] != b"blob":
-            raise GitError(f"git cat-file could not read {commit[:12]}:{path}")
+            raise GitError(f"git cat-file could not read {name[:60]}")
         size = int(header[2])
-        blobs[path] = output[end + 1 : end + 1 + size]
+        contents.append(output[end + 1 : end + 1 + size])
         offset = end + 1 + size + 1
+    return contents
+
+
+def retired_conversations(
+    root: Path,
+    spec_paths: Sequence[Path],
+    current: Iterable[str],
+    *,
+    max_commits: int = DEFAULT_HISTORY_COMMITS,
+    cache_dir: Path | None = None,
+) -> frozenset[str]:
+    """Conversations that the last ``max_commits`` commits touching ``spec_paths`` declared and
+    ``current`` (the working tree's specs) does not.
+
+    Bounded and cached: one ``git log --raw`` lists every version (blob) of every spec file those
+    commits changed, before and after; each blob is parsed once, ever, and what it declares is
+    kept in ``cache_dir`` by blob id. Outside a git repository (a tarball), or when
+    ``max_commits`` is 0, there is no history: nothing is returned. A version that does not parse
+    declares nothing (it was already refused when it was committed).
+    """
+    if max_commits <= 0:
+        return frozenset()
+    try:
+        top = _toplevel(root)
+    except GitError:
+        return frozenset()
+    pathspecs = [_relative(top, p) for p in spec_paths]
+    log = _git(
+        top, "log", f"-n{max_commits}", "--format=", "--raw", "-z", "--root", "--no-abbrev",
+        "--no-renames", "--", *pathspecs,
+    )  # fmt: skip
+    blobs = _spec_blobs(log, pathspecs)
+    cached = _read_history_cache(cache_dir)
+    known = {blob: cached[blob] for blob in blobs if blob in cached}
+    missing = sorted(blobs - set(known))
+    for blob, data in zip(missing, _cat_file(top, missing), strict=True):
+        known[blob] = _declared_conversations(blob, data)
+    if missing or len(known) != len(cached):
+        _write_history_cache(cache_dir, known)
+    declared = {cid for ids in known.values() for cid in ids}
+    return frozenset(declared - {normalise_uuid(c) or c for c in current})
+
+
+def _spec_blobs(raw_log: bytes, pathspecs: Sequence[str]) -> set[str]:
+    """Both sides' blob ids of every spec file change in ``git log --raw -z`` output."""
+    blobs: set[str] = set()
+    fields = raw_log.split(b"\0")
+    for field_, path in itertools.pairwise(fields):
+        meta = field_.lstrip(b"\n")
+        if not meta.startswith(b":") or not _is_spec(
+            path.decode("utf-8", "surrogateescape"), pathspecs
+        ):
+            continue
+        _, _, old, new, _ = meta.decode("ascii").split(" ", 4)
+        blobs.update(b for b in (old, new) if b.strip("0"))
     return blobs
+
+
+def _declared_conversations(blob: str, data: bytes) -> list[str]:
+    try:
+        document = load_yaml(data, f"git blob {blob[:12]}")
+    except SpecError:
+        return []
+    conversations = document.data.get("conversations") if isinstance(document.data, dict) else None
+    if not isinstance(conversations, dict):
+        return []
+    return sorted({normalise_uuid(str(cid)) or "" for cid in conversations} - {""})
+
+
+def _read_history_cache(cache_dir: Path | None) -> dict[str, list[str]]:
+    if cache_dir is None:
+        return {}
+    try:
+        data, _ = read_regular(cache_dir / _HISTORY_CACHE, _HISTORY_CACHE_MAX_BYTES)
+        loaded = json.loads(data)
+    except (OSError, ValueError):
+        return {}  # missing or damaged: parse again
+    if not isinstance(loaded, dict):
+        return {}
+    return {
+        blob: ids
+        for blob, ids in loaded.items()
+        if isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+    }
+
+
+def _write_history_cache(cache_dir: Path | None, known: dict[str, list[str]]) -> None:
+    """Only the blobs of the current window are kept, so the cache never outgrows it."""
+    if cache_dir is None:
+        return
+    with contextlib.suppress(OSError):  # a read-only checkout: the next run parses again
+        write_atomically(cache_dir / _HISTORY_CACHE, json.dumps(known, sort_keys=True))

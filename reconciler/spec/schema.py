@@ -1,8 +1,8 @@
 """The JSON Schema of a spec file, for editors (``yaml-language-server``) and CI checks.
 
-Generated from the models, then given the one rule pydantic cannot express from field types: a
-record carries at least one of verdict and score, and an empty file is valid. Cross-file rules (uniqueness, the catalog) are
-beyond a per-file schema; ``reconciler validate`` checks those.
+Generated from the models, then given what pydantic cannot express from field types: a record
+carries at least one of verdict and score, and an empty file is valid. Cross-file rules
+(uniqueness, the catalog) are beyond a per-file schema; ``reconciler validate`` checks those.
 """
 
 from __future__ import annotations

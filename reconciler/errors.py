@@ -129,14 +129,25 @@ class AuthError(ApiError):
 class StalePlanError(ReconcilerError):
     """A saved plan's fingerprints no longer match what the API returns now."""
 
-    def __init__(self, changed: list[str]) -> None:
+    def __init__(self, changed: list[str], what: dict[str, list[str]] | None = None) -> None:
         self.changed = tuple(sorted(changed))
         n = len(self.changed)
         listed = ", ".join(self.changed[:10]) + (" ..." if n > 10 else "")
         super().__init__(
             f"stale plan: {n} conversation{'s' if n != 1 else ''} changed since the plan was "
             f"made ({listed}); nothing was written. Run plan again and review the new plan."
+            + _what_changed(self.changed, what or {})
         )
+
+
+def _what_changed(changed: tuple[str, ...], what: dict[str, list[str]]) -> str:
+    """`` What changed: <id>: a; b. <id>: c.`` for the first few conversations (bounded)."""
+    parts = [
+        f"{cid}: {'; '.join(what[cid][:3])}{' ...' if len(what[cid]) > 3 else ''}"
+        for cid in changed[:3]
+        if what.get(cid)
+    ]
+    return f" What changed: {'. '.join(parts)}." if parts else ""
 
 
 class UnsafePlanError(ReconcilerError):

@@ -22,6 +22,7 @@ from reconciler.errors import ApiError, ApplyError, AuthError, StalePlanError
 from reconciler.model import RemoteRecord, compared_remote, fingerprint
 from reconciler.plan.model import Change, ConversationPlan, Plan
 from reconciler.plan.planner import upsert_key
+from reconciler.plan.staleness import what_changed
 from reconciler.remote.http import Attempt, RequestContext, RequestStoppedError
 from reconciler.remote.zelto import ReadResult, ZeltoClient
 
@@ -127,14 +128,14 @@ class Applier:
                 f"cannot check that the plan is current: {len(unreadable)} conversation(s) could "
                 f"not be read; nothing was written. First: conversation {cid}: {error}"
             )
-        changed = [
-            c.id
+        what = {
+            c.id: what_changed(c, records, plan.sensitive_fields)
             for c in touched
             if isinstance(records := current.get(c.id), list)
             and fingerprint(records) != c.fingerprint
-        ]
-        if changed:
-            raise StalePlanError(changed)
+        }
+        if what:
+            raise StalePlanError(list(what), what)
 
     async def _read(self, conversation_ids: list[str]) -> dict[str, ReadResult]:
         self._counters.reads += len(conversation_ids)

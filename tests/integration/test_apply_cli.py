@@ -426,3 +426,14 @@ def test_a_stale_saved_plan_is_a_json_refusal_with_format_json(cli: Cli) -> None
     result = cli.apply("--plan", str(saved), "--auto-approve", "--format", "json")
     _refused_json(result, "stale plan: 1 conversation changed", CONV_B)
     assert cli.posts() == 0
+
+
+def test_a_stale_saved_plan_says_what_changed_in_the_records_it_writes(cli: Cli) -> None:
+    cli.emulator.store.put_metric(CONV_A, label="L000", externalId="qa-0", score=70)
+    specs = _write_specs(cli.folder, {CONV_A: _records(1, score=75)})
+    saved = cli.folder / "plan.json"
+    assert cli("plan", str(specs), "--out", str(saved)).exit_code == 0
+    cli.emulator.store.put_metric(CONV_A, label="L000", externalId="qa-0", score=99)
+    result = cli.apply("--plan", str(saved), "--auto-approve")
+    _single_line_error(result, f"What changed: {CONV_A}: 'L000' (qa-0): score 70 → 99.")
+    assert cli.posts() == 0

@@ -148,6 +148,9 @@ def test_a_stale_saved_plan_is_refused_with_nothing_written(cli: Cli) -> None:
     result = cli.apply("--plan", str(saved), "--auto-approve")
     _single_line_error(result, "stale plan: 1 conversation changed", CONV_B, "nothing was written")
     assert cli.posts() == 0
+    as_json = cli.apply("--plan", str(saved), "--auto-approve", "--format", "json")
+    _refused_json(as_json, "stale plan: 1 conversation changed", CONV_B)
+    assert cli.posts() == 0
 
 
 def test_a_saved_plan_applies_exactly_and_only_to_its_target(cli: Cli, tmp_path: Path) -> None:
@@ -415,16 +418,6 @@ def test_a_refusal_is_a_json_report_with_format_json(cli: Cli) -> None:
     _refused_json(
         cli.apply(str(specs), "--auto-approve", "--format", "json"), "the plan has 1 error(s)"
     )
-    assert cli.posts() == 0
-
-
-def test_a_stale_saved_plan_is_a_json_refusal_with_format_json(cli: Cli) -> None:
-    specs = _write_specs(cli.folder, {CONV_A: _records(2), CONV_B: _records(1)})
-    saved = cli.folder / "plan.json"
-    assert cli("plan", str(specs), "--out", str(saved)).exit_code == 0
-    cli.emulator.store.put_metric(CONV_B, label="Someone else's", externalId=None, score=3)
-    result = cli.apply("--plan", str(saved), "--auto-approve", "--format", "json")
-    _refused_json(result, "stale plan: 1 conversation changed", CONV_B)
     assert cli.posts() == 0
 
 

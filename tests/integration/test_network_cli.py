@@ -120,3 +120,14 @@ def test_deadline_ends_a_plan_on_time(tmp_path: Path, emulator: RunningEmulator)
     assert time.monotonic() - start < 6
     assert result.exit_code == 1
     assert "the --deadline of 1.5 s passed" in result.output
+
+
+@pytest.mark.parametrize("proxy", ["http://[::1", "http://127.0.0.1:99999", "ftp://proxy.example"])
+def test_a_bad_proxy_url_is_a_clear_error_at_once(tmp_path: Path, proxy: str) -> None:
+    """It made every read fail as a "transient" connection error until the budget ran out."""
+    start = time.monotonic()
+    result = _plan(_project(tmp_path), "https://x.example.invalid", HTTPS_PROXY=proxy)
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 1
+    assert "HTTPS_PROXY: " in result.output and "proxy" in result.output
+    assert "Traceback" not in result.output

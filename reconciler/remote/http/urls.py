@@ -25,6 +25,7 @@ from reconciler.errors import ConfigError
 __all__ = [
     "Origin",
     "check_api_url",
+    "check_proxy_url",
     "is_loopback",
     "may_carry_credential",
     "request_url",
@@ -102,6 +103,21 @@ def request_url(path: str, api_url: str) -> tuple[str, str]:
         )
     parts = urlsplit(path)
     return path, parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def check_proxy_url(url: str, what: str) -> str:
+    """The proxy URL from ``what`` (``HTTPS_PROXY``...), or a ConfigError naming it: a proxy URL
+    that does not parse made every request fail as "transient" until the retry budget ran out."""
+    text = url.strip()
+    shown = without_userinfo(text)
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise ConfigError(f"{what}: '{shown}' is not a valid proxy URL ({exc})") from None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        raise ConfigError(f"{what}: expected http://host:port for a proxy, got '{shown}'")
+    return parts.geturl()
 
 
 def check_api_url(url: str, what: str) -> str:

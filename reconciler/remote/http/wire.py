@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 
-from reconciler.remote.http.urls import is_loopback
+from reconciler.remote.http.urls import check_proxy_url, is_loopback
 
 __all__ = [
     "AiohttpWire",
@@ -85,7 +85,10 @@ def env_proxy(url: str, environ: Mapping[str, str] | None = None) -> str | None:
     host = parts.hostname or ""
     if is_loopback(host) or (no_proxy and _bypassed(host, no_proxy)):
         return None  # the embedded emulator never goes through a proxy
-    return lowered.get(f"{parts.scheme}_proxy") or lowered.get("all_proxy")
+    for name in (f"{parts.scheme}_proxy", "all_proxy"):
+        if name in lowered:
+            return check_proxy_url(lowered[name], name.upper())
+    return None
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:

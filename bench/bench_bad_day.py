@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from reconciler.config import PlanSettings
+from reconciler.config.sections import PlanSettings
 from reconciler.emulator import EmulatorConfig, Faults, start_in_thread
 from reconciler.errors import ApiError
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret

@@ -35,7 +35,7 @@ from pathlib import Path
 from _common import server_cpu_seconds  # bench/ is on sys.path
 
 from reconciler import Workspace
-from reconciler.config import PlanSettings
+from reconciler.config.sections import PlanSettings
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from reconciler.config import ApplySettings
+from reconciler.config.sections import ApplySettings
 from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import DesiredState, compared_declared, effective_metric_id
 from reconciler.plan.model import (

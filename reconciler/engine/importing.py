@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-from reconciler.config import LoadedConfig, SiroSettings
+from reconciler.config import LoadedConfig
+from reconciler.config.siro import SiroSettings
 from reconciler.errors import ConfigError
 from reconciler.importer.recordings import load_recordings
 from reconciler.importer.siro_import import run_siro_import

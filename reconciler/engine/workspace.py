@@ -25,7 +25,8 @@ from typing import Any
 
 from reconciler.applier import ApplyReport, check_applicable, check_target, has_masked_values
 from reconciler.applier import prepare as prepare_plan
-from reconciler.config import ApplySettings, LoadedConfig, PlanSettings, load_config
+from reconciler.config import LoadedConfig, load_config
+from reconciler.config.sections import ApplySettings, PlanSettings
 from reconciler.engine import scope
 from reconciler.engine.importing import (
     DEFAULT_ZELTO_OUT,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.config import LoadedConfig, SiroSettings
+from reconciler.config import LoadedConfig
+from reconciler.config.siro import SiroSettings
 from reconciler.errors import ApiError
 from reconciler.importer.siro_fetch import NeverEvaluated, Outcome, fetch_values
 from reconciler.importer.siro_records import (

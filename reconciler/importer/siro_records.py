@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from reconciler.config import ScoreRule, SiroMetricMapping, SiroSettings, VerdictRule
+from reconciler.config.siro import ScoreRule, SiroMetricMapping, SiroSettings, VerdictRule
 from reconciler.contract.siro import PASS_RATE_RANGE, SCORE_UNITS
 from reconciler.model import MetricRecord, Verdict
 

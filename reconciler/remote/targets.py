@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reconciler.config import DEFAULT_TOKEN_ENV, STATE_DIR, LoadedConfig, SiroSettings, Target
+from reconciler.config import STATE_DIR, LoadedConfig
+from reconciler.config.sections import DEFAULT_TOKEN_ENV, Target
+from reconciler.config.siro import SiroSettings
 from reconciler.errors import ConfigError
 from reconciler.files import ensure_state_dir
 from reconciler.remote.http import Endpoint, Secret

@@ -20,7 +20,7 @@ from reconciler.applier import (
     apply_report_json_schema,
     prepare,
 )
-from reconciler.config import ApplySettings
+from reconciler.config.sections import ApplySettings
 from reconciler.emulator import Faults, RunningEmulator
 from reconciler.errors import AuthError, Location, StalePlanError, UnsafePlanError
 from reconciler.model import DeclaredRecord, DesiredState, MetricRecord, RemoteRecord

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.config import ApplySettings, PlanSettings
+from reconciler.config.sections import ApplySettings, PlanSettings
 from reconciler.emulator import Faults
 from reconciler.errors import ApiError, AuthError
 from reconciler.remote.http import (

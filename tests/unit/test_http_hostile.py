@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler.config import PlanSettings
+from reconciler.config.sections import PlanSettings
 from reconciler.emulator import Faults
 from reconciler.errors import ApiError
 from reconciler.remote.http import (

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reconciler.config import Config, SiroSettings
+from reconciler.config import Config
+from reconciler.config.siro import SiroSettings
 
 CONV = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 CONV2 = "9a1f6f2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"

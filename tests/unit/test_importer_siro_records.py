@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.config import SiroSettings
+from reconciler.config.siro import SiroSettings
 from reconciler.contract.siro import VENDOR_EXAMPLE_METRIC_VALUE
 from reconciler.importer.siro_records import SiroValue, records_for_recording
 

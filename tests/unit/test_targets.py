@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import Config, LoadedConfig, SiroSettings, Target
+from reconciler.config import Config, LoadedConfig
+from reconciler.config.sections import Target
+from reconciler.config.siro import SiroSettings
 from reconciler.errors import ConfigError
 from reconciler.remote.http import HttpSession, HttpSettings
 from reconciler.remote.http.urls import check_api_url as check_url

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
-from reconciler.config import ApplySettings, PlanSettings
+from reconciler.config.sections import ApplySettings, PlanSettings
 from reconciler.contract.zelto import TRANSIENT_STATUSES as ZELTO_TRANSIENT_STATUSES
 from reconciler.errors import ApiError
 from reconciler.remote.http.redaction import REDACTED, Secret, redact

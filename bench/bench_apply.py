@@ -31,7 +31,8 @@ from reconciler import ApplyReport, Workspace
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
 from reconciler.model import fingerprint
-from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.plan.fields import RecordFields
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 PER_CONVERSATION = 4
 

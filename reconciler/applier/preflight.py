@@ -13,13 +13,8 @@ from typing import Any
 from reconciler.config.sections import ApplySettings
 from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import DesiredState, compared_declared, effective_metric_id
-from reconciler.plan.model import (
-    Action,
-    Change,
-    ConversationPlan,
-    Plan,
-    mask_value,
-)
+from reconciler.plan.fields import mask_value
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 __all__ = [
     "RefusedPlanError",

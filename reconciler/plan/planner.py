@@ -36,16 +36,8 @@ from reconciler.model import (
     effective_metric_id,
     fingerprint,
 )
-from reconciler.plan.model import (
-    Action,
-    Change,
-    ConversationPlan,
-    FieldDiff,
-    Plan,
-    RecordFields,
-    field_diffs,
-    mask_value,
-)
+from reconciler.plan.fields import FieldDiff, RecordFields, field_diffs, mask_value
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 __all__ = [
     "ConversationState",

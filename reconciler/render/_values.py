@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.display import escape_controls
-from reconciler.plan.model import Action, Change, ConversationPlan, FieldDiff, Plan, as_masked
+from reconciler.plan.fields import FieldDiff, as_masked
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 SYMBOLS: dict[Action, str] = {
     Action.CREATE: "+",

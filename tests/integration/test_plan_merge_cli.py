@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
+from reconciler.plan.fields import RecordFields
 from reconciler.plan.merge import scope_label
-from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.plan.shard import Shard, select_shard
 from reconciler.render import PLAN_MARKER, render_json
 

@@ -50,6 +50,7 @@ IO_LAYER: tuple[str, ...] = (
 PURE: tuple[str, ...] = (
     "reconciler.plan.planner",
     "reconciler.plan.model",
+    "reconciler.plan.fields",
     "reconciler.plan.offline",
     "reconciler.plan.merge",
     "reconciler.plan.shard",

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.plan.fields import RecordFields, field_diffs, mask_value
 from reconciler.plan.model import (
     FORMAT_VERSION,
     Action,
@@ -14,9 +15,6 @@ from reconciler.plan.model import (
     ConversationPlan,
     Plan,
     PlanFormatError,
-    RecordFields,
-    field_diffs,
-    mask_value,
 )
 
 
@@ -131,7 +129,7 @@ def test_with_conversations_keeps_the_plan_and_counts_again() -> None:
 
 
 def test_masked_is_a_type_whether_built_or_read_back_from_json() -> None:
-    from reconciler.plan.model import Masked, RecordFields, as_masked, mask_value
+    from reconciler.plan.fields import Masked, RecordFields, as_masked, mask_value
 
     digest = mask_value("secret")
     assert digest is not None

@@ -8,8 +8,9 @@ import pytest
 
 from reconciler.errors import Location
 from reconciler.model import DeclaredRecord, DesiredState, MetricRecord, RemoteRecord
+from reconciler.plan.fields import RecordFields
 from reconciler.plan.merge import PlanMergeError, merge_plans, scope_label, split_scope
-from reconciler.plan.model import Action, Change, ConversationPlan, Plan, RecordFields
+from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.plan.planner import ConversationState, CurrentState, make_plan
 from reconciler.plan.shard import Shard, restrict, select_shard
 from reconciler.render import render_json

@@ -9,8 +9,27 @@ from pathlib import Path
 
 import pytest
 
+import reconciler
+
 ROOT = Path(__file__).resolve().parents[2]
 _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+_API_SECTION = re.compile(r"^## The public API\n(.*?)(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+_TABLE_NAMES = re.compile(r"^\| (.*?) \|", re.MULTILINE)
+
+
+def _documented_public_names() -> list[str]:
+    """The names in the first column of docs/library.md's public API table."""
+    text = (ROOT / "docs" / "library.md").read_text(encoding="utf-8")
+    section = _API_SECTION.search(text)
+    assert section is not None, "docs/library.md has no '## The public API' section"
+    cells = _TABLE_NAMES.findall(section.group(1))
+    return [name for cell in cells for name in re.findall(r"`([^`]+)`", cell)]
+
+
+def test_the_public_api_is_the_one_the_guide_lists() -> None:
+    """Adding a name to ``reconciler.__all__`` is a decision: the guide must say so; removing one
+    breaks users, and the guide must stop promising it."""
+    assert sorted(_documented_public_names()) == sorted(reconciler.__all__)
 
 
 def test_the_library_guide_plans_applies_and_stops_as_it_says(

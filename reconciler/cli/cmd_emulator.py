@@ -14,6 +14,14 @@ import click
 
 from reconciler.cli.common import handle_errors, main
 from reconciler.emulator import EmulatorConfig, EmulatorError, Faults, serve_forever
+from reconciler.emulator.contract import (
+    DEFAULT_RETRY_AFTER_SECONDS,
+    DEFAULT_SIRO_TOKEN,
+    DEFAULT_ZELTO_API_KEY,
+    SIRO_REQUESTS_PER_MINUTE,
+    SIRO_UNKNOWN_RECORDING_DEFAULT,
+    SIRO_UNKNOWN_RECORDING_MODES,
+)
 from reconciler.errors import ConfigError
 
 
@@ -22,14 +30,17 @@ def emulator() -> None:
     """The embedded Zelto + Siro emulator (no account, no network)."""
 
 
-def _fraction(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(
-        f"--{name}",
-        type=click.FloatRange(0, 1),
-        default=0.0,
-        show_default=True,
-        help=f"Fraction of requests (0–1) that {what}.",
-    )
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _defaulted(name: str, default: Any, help_text: str, kind: Any = None) -> Decorator:
+    """An option whose default is the emulator's own (from emulator/contract.py, never a second
+    copy here), shown in ``--help``."""
+    return click.option(f"--{name}", type=kind, default=default, show_default=True, help=help_text)
+
+
+def _fraction(name: str, what: str) -> Decorator:
+    return _defaulted(name, 0.0, f"Fraction of requests (0–1) that {what}.", click.FloatRange(0, 1))
 
 
 def _print_requests() -> None:
@@ -48,13 +59,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @emulator.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8787,
-    show_default=True,
-    help="0 picks a free port.",
-)
+@_defaulted("port", 8787, "0 picks a free port.", click.IntRange(0, 65535))
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -65,23 +70,16 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML or JSON seed file (see docs/emulator.md).",
 )
-@click.option(
-    "--latency-ms",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Added to every response.",
-)
+@_defaulted("latency-ms", 0.0, "Added to every response.", click.FloatRange(min=0))
 @_fraction("error-rate", "get a 503")
 @_fraction("throttle-rate", "get a 429 with Retry-After")
 @_fraction("drop-rate", "have their connection cut mid-response")
 @_fraction("lost-response-rate", "are served (writes stored), then lose their response")
-@click.option(
-    "--retry-after",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Retry-After seconds sent with injected 429s.",
+@_defaulted(
+    "retry-after",
+    DEFAULT_RETRY_AFTER_SECONDS,
+    "Retry-After seconds sent with injected 429s.",
+    click.FloatRange(min=0),
 )
 @click.option(
     "--max-rps",
@@ -89,13 +87,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     default=None,
     help="Hard limit: requests per second beyond it get 429.",
 )
-@click.option(
-    "--fault-seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the fault sequence: the same seed gives the same fates.",
-)
+@_defaulted("fault-seed", 0, "Seed of the fault sequence: the same seed gives the same fates.", int)
 @click.option(
     "--fault-method",
     "fault_methods",
@@ -108,31 +100,21 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     is_flag=True,
     help="Create unknown (well-formed) conversation ids on first use; for quickstarts only.",
 )
-@click.option(
-    "--zelto-api-key",
-    default="emulator-zelto-key",
-    show_default=True,
-    help="The local Zelto key it accepts (not a secret).",
+@_defaulted(
+    "zelto-api-key", DEFAULT_ZELTO_API_KEY, "The local Zelto key it accepts (not a secret)."
 )
-@click.option(
-    "--siro-token",
-    default="emulator-siro-token",
-    show_default=True,
-    help="The local Siro token it accepts (not a secret).",
+@_defaulted("siro-token", DEFAULT_SIRO_TOKEN, "The local Siro token it accepts (not a secret).")
+@_defaulted(
+    "siro-rpm",
+    SIRO_REQUESTS_PER_MINUTE,
+    "Siro requests per token per minute before 429.",
+    click.IntRange(min=1),
 )
-@click.option(
-    "--siro-rpm",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Siro requests per token per minute before 429.",
-)
-@click.option(
-    "--siro-page-size",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Siro metric values per page (0 = one page); the next page is asked for with ?cursor=.",
+@_defaulted(
+    "siro-page-size",
+    0,
+    "Siro metric values per page (0 = one page); the next page is asked for with ?cursor=.",
+    click.IntRange(min=0),
 )
 @click.option(
     "--siro-broken-cursor",
@@ -140,12 +122,11 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     default=None,
     help="With --siro-page-size: every page says hasNextPage with a null or repeated cursor.",
 )
-@click.option(
-    "--siro-unknown-recording",
-    type=click.Choice(["404", "empty"]),
-    default="404",
-    show_default=True,
-    help="What an unknown recording id answers: 404, or 200 with a count of 0.",
+@_defaulted(
+    "siro-unknown-recording",
+    SIRO_UNKNOWN_RECORDING_DEFAULT,
+    "What an unknown recording id answers: 404, or 200 with a count of 0.",
+    click.Choice(SIRO_UNKNOWN_RECORDING_MODES),
 )
 @click.option(
     "--strict",

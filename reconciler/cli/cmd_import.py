@@ -12,17 +12,11 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import echo_err, handle_errors, main
+from reconciler.cli.common import config_option, echo_err, handle_errors, main, target_options
 from reconciler.engine.importing import SIRO_URL_ENV
 from reconciler.engine.workspace import Workspace
 from reconciler.importer.writing import ImportReport
 
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="reconciler.yaml to use [default: found in this or a parent folder].",
-)
 _OUT = click.option(
     "--out",
     "out_dir",
@@ -71,7 +65,7 @@ def import_group() -> None:
     "--siro-url",
     help=f"Siro API URL [default: ${SIRO_URL_ENV}, else siro.url, else https://api.siro.ai].",
 )
-@_CONFIG
+@config_option
 @handle_errors
 def import_siro(
     *,
@@ -80,7 +74,7 @@ def import_siro(
     out_dir: Path | None,
     partial: bool,
     siro_url: str | None,
-    config_path: Path | None,
+    config_file: Path | None,
 ) -> None:
     """Siro scorecard values of the mapped recordings → specs (token: $SIRO_AUTH_TOKEN).
 
@@ -88,7 +82,7 @@ def import_siro(
     specs/imported/siro), one per conversation; existing files of recordings outside the window
     are kept.
     """
-    with Workspace.load(config_file=config_path) as workspace:
+    with Workspace.load(config_file=config_file) as workspace:
         report = workspace.import_siro(
             start, end, out_dir=out_dir, partial=partial, siro_url=siro_url
         )
@@ -99,9 +93,8 @@ def import_siro(
 @click.argument("conversation_ids", nargs=-1, required=True, metavar="CONVERSATION_ID...")
 @_OUT
 @_PARTIAL
-@click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
-@click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
-@_CONFIG
+@target_options
+@config_option
 @handle_errors
 def import_zelto(
     *,
@@ -110,14 +103,14 @@ def import_zelto(
     partial: bool,
     target: str | None,
     api_url: str | None,
-    config_path: Path | None,
+    config_file: Path | None,
 ) -> None:
     """The records Zelto holds for these conversations → specs that adopt them.
 
     Records without an externalId get `zelto:<record id>` and a comment: the plan shows them as
     conflicts until `reconciler apply --adopt`. Files go to specs/imported/zelto by default.
     """
-    with Workspace.load(config_file=config_path, target=target, api_url=api_url) as workspace:
+    with Workspace.load(config_file=config_file, target=target, api_url=api_url) as workspace:
         report = workspace.import_zelto(conversation_ids, out_dir=out_dir, partial=partial)
     _finish(report, "zelto", f"{report.asked} conversation{'s' if report.asked != 1 else ''}")
 

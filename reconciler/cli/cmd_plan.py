@@ -19,10 +19,12 @@ from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     capped,
+    config_option,
     deadline_option,
     echo_err,
     handle_errors,
     main,
+    target_options,
     use_color,
 )
 from reconciler.cli.scoping import Scoping, plan_in_scope, scoping_options
@@ -79,14 +81,8 @@ def plan_output_options(func: F) -> F:
 @main.command("plan", short_help="Show what apply would change in Zelto.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @plan_output_options
-@click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
-@click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="reconciler.yaml to use [default: found in this or a parent folder].",
-)
+@target_options
+@config_option
 @click.option("--adopt", is_flag=True, help="Plan to take over every conflicting record.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list unmanaged records.")
 @deadline_option

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import EXIT_ERROR, MAX_SHOWN_PROBLEMS, capped, handle_errors, main
+from reconciler.cli.common import (
+    EXIT_ERROR,
+    MAX_SHOWN_PROBLEMS,
+    capped,
+    config_option,
+    handle_errors,
+    main,
+)
 from reconciler.config import load_config
 from reconciler.engine.specs import load_desired, spec_paths
 from reconciler.errors import ConfigError, Issue, Location, SpecError
@@ -36,13 +43,7 @@ _HERE = Path(".")
     show_default=True,
     help="text for people, json for tools.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="reconciler.yaml to use [default: found in this or a parent folder].",
-)
+@config_option
 @click.option("--no-cache", is_flag=True, help="Parse every file again, ignoring the cache.")
 @handle_errors
 def validate(

@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -20,9 +21,12 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "LazyGroup",
+    "config_option",
+    "deadline_option",
     "echo_err",
     "handle_errors",
     "main",
+    "target_options",
     "use_color",
 ]
 
@@ -165,6 +169,30 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise SystemExit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def config_option(func: Callable[P, R]) -> Callable[P, R]:
+    """``--config FILE`` (parameter ``config_file``): every command that reads reconciler.yaml
+    takes it the same way, with the same words."""
+    option = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="reconciler.yaml to use [default: found in this or a parent folder].",
+    )
+    return option(func)
+
+
+def target_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--target NAME`` and ``--api-url URL``: which Zelto a command talks to, chosen the same
+    way by every command (the choice itself is remote/targets.py's)."""
+    api_url = click.option(
+        "--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL]."
+    )
+    target = click.option(
+        "--target", help="A target named in reconciler.yaml [default: defaultTarget]."
+    )
+    return target(api_url(func))
 
 
 def deadline_option(func: Callable[P, R]) -> Callable[P, R]:

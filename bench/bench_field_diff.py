@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 from deepdiff import DeepDiff
 
-from reconciler.plan.model import FieldDiff, RecordFields, field_diffs
+from reconciler.plan.fields import FieldDiff, RecordFields, field_diffs
 
 Pair = tuple[RecordFields, RecordFields]
 Differ = Callable[[RecordFields, RecordFields], tuple[FieldDiff, ...]]

@@ -21,7 +21,8 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler.model import RemoteRecord, compared_remote
-from reconciler.plan.model import Change, ConversationPlan, RecordFields, mask_value
+from reconciler.plan.fields import RecordFields, mask_value
+from reconciler.plan.model import Change, ConversationPlan
 
 __all__ = ["what_changed"]
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
@@ -31,19 +30,25 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.display import first_unsafe
 from reconciler.errors import Issue, Location, SpecError
+from reconciler.spec.yamlio.core_schema import (
+    CORE_TAGS,
+    MAP_TAG,
+    MERGE_TAG,
+    NULL_TAG,
+    SEQ_TAG,
+    STR_TAG,
+    TAG_PREFIX,
+    core_tag,
+    core_value,
+)
+from reconciler.spec.yamlio.document import YamlDocument, location_at
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_DEPTH",
     "MAX_NODES",
-    "YamlDocument",
     "c_parser_in_use",
-    "core_tag",
-    "core_value",
-    "key_node",
     "load_yaml",
-    "location_at",
-    "node_parent",
 ]
 
 #: Files above this size are refused before parsing: a 50 MB file costs the C loader ~1 GB.
@@ -57,26 +62,6 @@ MAX_NODES = 200_000
 # so a file with this many '!' is counted by the event scan first.
 _MANY_TAGS = 1_000
 
-_TAG = "tag:yaml.org,2002:"
-_STR, _MAP, _SEQ, _MERGE = _TAG + "str", _TAG + "map", _TAG + "seq", _TAG + "merge"
-_NULL, _BOOL, _INT, _FLOAT = _TAG + "null", _TAG + "bool", _TAG + "int", _TAG + "float"
-# The YAML 1.2 core schema (§10.3.2), exactly: plain scalars that match become null, booleans,
-# integers or floats; everything else is a string. No ``1_0``, ``0b101``, ``1:20`` or dates:
-# ruamel's "1.2" resolver also reads those (YAML 1.1 leftovers), and its constructor crashes on
-# ``0x_`` or ``._`` with a bare ValueError.
-_CORE_SCHEMA = (
-    (_NULL, re.compile(r"~|null|Null|NULL|")),
-    (_BOOL, re.compile(r"true|True|TRUE|false|False|FALSE")),
-    (_INT, re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")),
-    (
-        _FLOAT,
-        re.compile(
-            r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
-        ),
-    ),
-)
-_CORE_PATTERNS = dict(_CORE_SCHEMA)
 # YAML's printable set (1.2 §5.1), inverted: what the reader would refuse with a byte offset only.
 _NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 # The pre-scan's bound (see _depth_is_bounded): below these, nesting cannot reach ~1,000 levels.
@@ -109,38 +94,13 @@ class _Loader(CParser):  # type: ignore[misc]
         if self._nodes > MAX_NODES:
             raise _TooManyNodesError
         if kind is MappingNode:
-            return _MAP
+            return MAP_TAG
         if kind is SequenceNode:
-            return _SEQ
+            return SEQ_TAG
         plain = bool(implicit[0]) if isinstance(implicit, tuple) else bool(implicit)
         if plain and value == "<<":
-            return _MERGE  # not core schema: tagged only so that the walk refuses merge keys
-        return core_tag(value or "") if plain else _STR
-
-
-def core_tag(plain: str) -> str:
-    """The YAML 1.2 core schema's tag for a plain (unquoted) scalar."""
-    for tag, pattern in _CORE_SCHEMA:
-        if pattern.fullmatch(plain):
-            return tag
-    return _STR
-
-
-def core_value(tag: str, text: str) -> Any:
-    """The value of a scalar with a core tag; ValueError when ``text`` is not of that tag."""
-    if not _CORE_PATTERNS[tag].fullmatch(text):
-        raise ValueError(text)
-    if tag == _NULL:
-        return None
-    if tag == _BOOL:
-        return text.lower() == "true"
-    if tag == _INT:
-        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
-        return int(text[2:] if base != 10 else text, base)
-    lowered = text.lower()
-    if lowered.endswith(("inf", "nan")):
-        return float(lowered.replace(".", ""))
-    return float(text)
+            return MERGE_TAG  # not core schema: tagged only so that the walk refuses merge keys
+        return core_tag(value or "") if plain else STR_TAG
 
 
 class _TooManyNodesError(Exception):
@@ -150,92 +110,6 @@ class _TooManyNodesError(Exception):
 def c_parser_in_use() -> bool:
     """True when specs are parsed by the C extension (without it, loading is ~5x slower)."""
     return "_ruamel_yaml" in str(getattr(CParser, "__module__", ""))
-
-
-@dataclass(frozen=True)
-class YamlDocument:
-    """A loaded file: its plain value, and its node tree to point errors at places in it."""
-
-    file: str
-    data: Any
-    root: Node | None
-
-    def locate(self, loc: tuple[str | int, ...]) -> tuple[Location, tuple[str | int, ...]]:
-        """The place of the deepest node along ``loc``, and the part of ``loc`` that exists.
-
-        ``loc`` is a validation error's path. A ``"[key]"`` element points at the key node of the
-        element before it. Elements that are not in the document (a missing key, a union member's
-        name) stop the walk, so the answer is the closest real place.
-        """
-        node = self.root
-        found: list[str | int] = []
-        mark_node: Node | None = node
-        for element in loc:
-            if element == "[key]" and found:
-                mark_node = key_node(node_parent(self.root, tuple(found[:-1])), found[-1])
-                break
-            child = _child(node, element)
-            if child is None:
-                break
-            found.append(element)
-            node, mark_node = child, child
-        return location_at(self.file, mark_node), tuple(found)
-
-    def key_location(self, loc: tuple[str | int, ...]) -> Location:
-        """Where the key that ends ``loc`` is written (for unknown or duplicate keys)."""
-        parent = node_parent(self.root, loc[:-1])
-        key = key_node(parent, loc[-1]) if loc else None
-        return location_at(self.file, key or parent)
-
-
-def node_parent(root: Node | None, loc: tuple[str | int, ...]) -> Node | None:
-    """The node at ``loc`` (None when ``loc`` leaves the document)."""
-    node = root
-    for element in loc:
-        node = _child(node, element)
-        if node is None:
-            return None
-    return node
-
-
-def _child(node: Node | None, element: str | int) -> Node | None:
-    if isinstance(node, MappingNode):
-        pair = _pair(node, element)
-        return pair[1] if pair else None
-    if isinstance(node, SequenceNode) and isinstance(element, int):
-        items: list[Node] = node.value
-        return items[element] if 0 <= element < len(items) else None
-    return None
-
-
-def key_node(node: Node | None, element: str | int) -> Node | None:
-    """The key node that ``element`` names in a mapping node (None when it is not there)."""
-    if isinstance(node, MappingNode):
-        pair = _pair(node, element)
-        return pair[0] if pair else None
-    return None
-
-
-def _pair(node: MappingNode, element: str | int) -> tuple[Node, Node] | None:
-    pairs: list[tuple[Node, Node]] = node.value
-    scalars = [(k, v) for k, v in pairs if isinstance(k, ScalarNode)]
-    for key, value in scalars:
-        if key.value == element or (not isinstance(element, str) and key.value == str(element)):
-            return key, value
-    # Validation paths carry keys as the validator saw them: a UUID key lower-cased. Only when
-    # nothing matches exactly, so "Empathy" never lands on a sibling key "empathy".
-    wanted = str(element).lower()
-    for key, value in scalars:
-        if str(key.value).lower() == wanted:
-            return key, value
-    return None
-
-
-def location_at(file: str, node: Node | None) -> Location:
-    """A node's 1-based place; the file alone when there is no node (an empty document)."""
-    if node is None or node.start_mark is None:
-        return Location(file, 1, 1)
-    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def load_yaml(
@@ -396,7 +270,7 @@ def _syntax_issue(exc: MarkedYAMLError, text: str, file: str) -> Issue:
 
 
 def _short(tag: str) -> str:
-    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+    return "!!" + tag.removeprefix(TAG_PREFIX) if tag.startswith(TAG_PREFIX) else tag
 
 
 class _Walker:
@@ -435,7 +309,7 @@ class _Walker:
             return None
         if isinstance(node, ScalarNode):
             return self._scalar(node)
-        if node.tag not in (_MAP, _SEQ):
+        if node.tag not in (MAP_TAG, SEQ_TAG):
             message = f"tag {_short(str(node.tag))} is not allowed; use plain mappings and lists"
             self._issue(node, message)
             return None
@@ -445,9 +319,9 @@ class _Walker:
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
-        if tag in (_STR, _MERGE):  # a `<<` value is a string; only a `<<` key is a merge
+        if tag in (STR_TAG, MERGE_TAG):  # a `<<` value is a string; only a `<<` key is a merge
             return self._string(node)
-        if tag not in _CORE_PATTERNS:
+        if tag not in CORE_TAGS:
             message = f"tag {_short(str(tag))} is not allowed; use plain strings and numbers"
             self._issue(node, message)
             return None
@@ -490,7 +364,7 @@ class _Walker:
         return result
 
     def _key(self, node: Node) -> Any:
-        if node.tag == _MERGE:
+        if node.tag == MERGE_TAG:
             self._issue(node, f"merge keys (<<) are not allowed in {self.what}")
             return None
         if not isinstance(node, ScalarNode):
@@ -500,7 +374,7 @@ class _Walker:
             self._alias(node, node)
             return None
         self.seen.add(id(node))
-        if node.tag == _NULL:
+        if node.tag == NULL_TAG:
             self._issue(node, "empty (null) mapping key is not allowed")
             return None
         return self._scalar(node)

@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Issue
-from reconciler.spec.yamlio.loader import YamlDocument, key_node, node_parent
+from reconciler.spec.yamlio.document import YamlDocument, key_node, node_parent
 
 __all__ = [
     "Explain",

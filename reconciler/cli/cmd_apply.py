@@ -27,10 +27,12 @@ from reconciler.cli.apply_output import render_report_json, render_report_text
 from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    config_option,
     deadline_option,
     echo_err,
     handle_errors,
     main,
+    target_options,
     use_color,
 )
 from reconciler.cli.progress import ApplyProgressBar
@@ -72,14 +74,8 @@ class _Options:
     "--force", is_flag=True, help="Apply even above the safety threshold (apply.maxUpdatePercent)."
 )
 @click.option("--adopt", is_flag=True, help="Take over conflicting remote records.")
-@click.option("--target", help="A target named in reconciler.yaml [default: defaultTarget].")
-@click.option("--api-url", help="Zelto API URL (token from $ZELTO_API_KEY) [env: ZELTO_API_URL].")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="reconciler.yaml to use [default: found in this or a parent folder].",
-)
+@target_options
+@config_option
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),

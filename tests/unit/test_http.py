@@ -147,14 +147,20 @@ FAST = HttpSettings(
 
 class RecordedSleeps:
     """Records the waits the policy asks for, without waiting: the policy's arithmetic is what
-    is under test, not the clock."""
+    is under test, not the clock. Pass :meth:`clock` too, so that the session's pace sees the
+    time those waits would have taken."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self.now = 0.0
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+        self.now += delay
         await asyncio.sleep(0)
+
+    def clock(self) -> float:
+        return self.now
 
 
 def _endpoint(emulator: Any, token: str | None = None) -> Endpoint:
@@ -213,7 +219,8 @@ def test_retry_after_is_honoured_and_capped(emulator: Any) -> None:
     sleeps = RecordedSleeps()
 
     async def run(settings: HttpSettings) -> ApiError:
-        async with HttpSession(_endpoint(emulator), settings, sleep=sleeps) as session:
+        session = HttpSession(_endpoint(emulator), settings, sleep=sleeps, clock=sleeps.clock)
+        async with session:
             with pytest.raises(ApiError) as caught:
                 await session.request("GET", _metrics_path(cid))
             return caught.value

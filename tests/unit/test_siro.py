@@ -120,9 +120,12 @@ def test_429_without_retry_after_backs_off_exponentially(emulator_factory: Any) 
     async def record(delay: float) -> None:
         delays.append(delay)
 
+    def clock() -> float:  # the time the recorded waits would have taken
+        return sum(delays)
+
     settings = HttpSettings(max_attempts=3, backoff_base_seconds=1.0, backoff_cap_seconds=10)
     with pytest.raises(ApiError, match="HTTP 429") as caught:
-        _values(emulator, settings=settings, sleep=record, rng=random.Random(4))
+        _values(emulator, settings=settings, sleep=record, clock=clock, rng=random.Random(4))
     assert caught.value.transient
     assert len(delays) == 2
     assert 0 <= delays[0] <= 1.0 and 0 <= delays[1] <= 2.0  # full jitter under 1 s, then 2 s

@@ -122,6 +122,9 @@ class HttpSettings:
     deadline: Deadline | None = None
     transport: TransportName = "aiohttp"
     max_response_bytes: int = MAX_RESPONSE_BYTES
+    #: Adapt in-flight requests and the start rate to 429s and latency (limiter.py), under the
+    #: configured concurrency and requests_per_second; False keeps both fixed.
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.timeout_seconds <= 0:

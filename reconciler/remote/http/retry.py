@@ -9,7 +9,9 @@ time is in one small place:
 - *one wait* is at most ``retry_after_cap_seconds``, whatever ``Retry-After`` asks; a
   ``Retry-After`` beyond the budget or the deadline ends the request at once, saying so.
 - *deadline* (``deadline``, ``--deadline``): no attempt starts, and none lasts, past it.
-- *pacing* (``requests_per_second``): request starts spaced evenly.
+
+Pacing (``requests_per_second``) and the requests in flight are the limiter's
+(:mod:`~reconciler.remote.http.limiter`), which also adapts them to the server's answers.
 """
 
 from __future__ import annotations
@@ -19,28 +21,12 @@ from collections.abc import Callable
 
 from reconciler.remote.http.policy import HttpSettings, backoff_delay
 
-__all__ = ["RateLimiter", "RetryClock"]
+__all__ = ["RetryClock"]
 
 
 def _seconds(value: float) -> str:
     """``99,999,999`` or ``0.5``: a number of seconds as people read it."""
     return f"{value:,.0f}" if value >= 10 else f"{value:g}"
-
-
-class RateLimiter:
-    """Spaces request starts evenly; reserving a start time is synchronous, so it is fair."""
-
-    def __init__(self, per_second: float, clock: Callable[[], float]) -> None:
-        self._interval = 1.0 / per_second
-        self._clock = clock
-        self._next = 0.0
-
-    def reserve(self) -> float:
-        """Seconds the caller must wait before starting."""
-        now = self._clock()
-        start = max(now, self._next)
-        self._next = start + self._interval
-        return start - now
 
 
 class RetryClock:

@@ -1,9 +1,12 @@
 """The async session that applies the shared HTTP policy to every request.
 
 A request goes through four gates, in this order: the *stop gate* (after :meth:`HttpSession.stop`,
-or once any response was a 401, nothing new starts), a *slot* (at most ``concurrency`` requests in
-flight), the optional *rate limiter* (requests spaced ``1 / requests_per_second`` apart), then the
-wire. Transient failures (connect errors, timeouts, dropped connections, 408/425/429/5xx
+or once any response was a 401, nothing new starts), a *slot* and then the *pace* (the
+:class:`~reconciler.remote.http.limiter.Limiter`: at most ``concurrency`` in flight and at most
+``requests_per_second``, both lowered while the server throttles or slows), then the wire. A
+request waiting out a retry's backoff holds no slot; once it has waited, it queues again at the
+head of the line.
+ Transient failures (connect errors, timeouts, dropped connections, 408/425/429/5xx
 gateways) are retried with exponential backoff and full jitter, honouring ``Retry-After``, for
 ``retry_seconds`` after the request's first attempt, within the session's deadline
 (:mod:`~reconciler.remote.http.retry` decides); everything else becomes an
@@ -30,6 +33,7 @@ here is passed through :func:`redact` before it is cut or raised.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,6 +45,7 @@ import httpx
 
 from reconciler import __version__
 from reconciler.errors import ApiError, AuthError
+from reconciler.remote.http.limiter import Feedback, Limiter
 from reconciler.remote.http.messages import (
     describe_transport_error,
     is_certificate_error,
@@ -61,7 +66,7 @@ from reconciler.remote.http.policy import (
     redact,
     server_wait,
 )
-from reconciler.remote.http.retry import RateLimiter, RetryClock
+from reconciler.remote.http.retry import RetryClock
 from reconciler.remote.http.urls import request_url
 from reconciler.remote.http.wire import (
     AiohttpWire,
@@ -119,11 +124,12 @@ class HttpSession:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._timing = RetryClock(self.settings, self._rng, clock)
-        self._slots = asyncio.Semaphore(self.settings.concurrency)
-        self._limiter = (
-            RateLimiter(self.settings.requests_per_second, clock)
-            if self.settings.requests_per_second
-            else None
+        self._clock = clock
+        self._limiter = Limiter(
+            self.settings.concurrency,
+            self.settings.requests_per_second,
+            adaptive=self.settings.adaptive,
+            clock=clock,
         )
         self._stopping = asyncio.Event()
         self._stop_reason = "stopping"
@@ -293,15 +299,17 @@ class HttpSession:
             self.stop()
         if self.stopping:
             raise self._error(RequestStoppedError, f"not {verb}: {self._stop_reason}", name, ctx)
-        await self._slots.acquire()
+        await self._limiter.acquire(retry=attempt > 1)
         try:
-            if self._limiter is not None and not self.stopping:
+            if not self.stopping:
                 await self._pause(self._limiter.reserve())
+            while not self.stopping and (hold := self._limiter.held()) > 0:
+                await self._pause(hold)  # the server said to wait while this one was paced
             if self.stopping:
                 text = f"not {verb}: {self._stop_reason}"
                 raise self._error(RequestStoppedError, text, name, ctx)
         except BaseException:
-            self._slots.release()
+            self._limiter.release(None)
             raise
 
     def _launch(
@@ -315,14 +323,27 @@ class HttpSession:
         self.stats.attempts += 1
         task = asyncio.ensure_future(self._send(method, url, json=json, params=params))
         self._in_flight.add(task)
-        task.add_done_callback(self._release)
+        task.add_done_callback(functools.partial(self._release, self._clock()))
         return asyncio.shield(task)
 
-    def _release(self, task: asyncio.Task[httpx.Response]) -> None:
+    def _release(self, sent_at: float, task: asyncio.Task[httpx.Response]) -> None:
         self._in_flight.discard(task)
-        self._slots.release()
-        if not task.cancelled():
-            task.exception()  # a caller that was cancelled never reads it: mark it retrieved
+        failed = task.cancelled() or task.exception() is not None  # marks it retrieved, too
+        self._limiter.release(None if failed else self._feedback(sent_at, task.result()))
+
+    def _feedback(self, sent_at: float, response: httpx.Response) -> Feedback:
+        """What the limiter learns from one answer (limiter.py)."""
+        throttled = response.status_code == 429
+        wait = server_wait(response) if throttled else None
+        if wait is not None:
+            wait = min(wait, self.settings.retry_after_cap_seconds)
+        return Feedback(
+            sent_at=sent_at,
+            rtt=self._clock() - sent_at,
+            ok=response.is_success,
+            throttled=throttled,
+            retry_after=wait,
+        )
 
     async def _send(
         self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None

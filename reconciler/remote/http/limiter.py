@@ -1,0 +1,280 @@
+"""How many requests may be in flight, and how fast they may start: adapted to what the server says.
+
+Zelto publishes no rate limit, and users rarely know theirs. A fixed setting either leaves
+throughput unused or runs into the limit and collects 429s (measured: 7.6 % of requests at a
+200 req/s limit with the default 8 in flight). The :class:`Limiter` learns the limit from the
+answers instead, with the loss-based AIMD rule of TCP congestion control and of Netflix's
+concurrency-limits (``AIMDLimit``: multiply by 0.9 on a drop, add while it goes well), applied to
+two quantities:
+
+* the **start rate** (requests per second): unpaced until the first throttle after the session's
+  first second (before, a young session's delivery rate says nothing); then paced at 0.9 ×
+  what the server actually accepted over the last second (the delivery rate is the best estimate
+  of a rate limit one can get without being told it), back quickly to 0.95 × that rate, then
+  growing additively (2.5 % of it per second) so that the next probe of the limit, about two
+  seconds later, costs only a handful of 429s;
+* the **in-flight limit**: cut by the same factor on a throttle, and by the latency gradient when
+  the server slows (a short-term round-trip average above twice the long-term one, as in
+  Gradient2), growing back by one per round trip up to the configured ``concurrency``.
+
+One decrease per *round* and at most one per second (the server's own window): answers to
+requests sent before the last decrease describe the old rate, so they are not counted again
+(TCP's rule for one loss window). When most answers since a decrease are still 429s, the
+server's window is full (a burst at the start filled it): only then does the whole session hold
+new starts for the ``Retry-After`` the server gave. The retried request itself always waits its
+own ``Retry-After`` (the session's retry loop): the limiter never shortens it. Neither quantity
+goes below half of its high mark (the most the server was seen to take; the configured
+concurrency), so a server that answers 429 at random rather than to a rate costs at most half
+the throughput instead of all of it.
+
+A configured ``requests_per_second`` is a ceiling the limiter never exceeds, and the configured
+``concurrency`` is the most it ever lets in flight; ``adaptive=False`` keeps both fixed (the
+behaviour before this module, kept for benchmarks and for users who need it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Feedback", "Limiter"]
+
+#: Multiplicative decrease, as Netflix's AIMDLimit (backoffRatio).
+_BACKOFF = 0.9
+#: After a decrease the rate climbs quickly (TCP's slow start: +0.5 per answer, about +50 % a
+#: second) back to this fraction of the delivery rate measured at the decrease, which is where
+#: the server's limit was just seen, and also recovers from several decreases in one burst ...
+_RECOVER = 0.95
+_SLOW_START_STEP = 0.5
+#: ... then additively (congestion avoidance): this fraction of that rate per second, so the
+#: limit is probed again after about two seconds, at the cost of a few 429s.
+_RATE_GROWTH_PER_SECOND = 0.025
+#: The latency gradient: a short-term round trip above this multiple of the long-term one is
+#: queueing (Gradient2's tolerance), answered by a smaller in-flight limit.
+_RTT_TOLERANCE = 2.0
+_RTT_SHORT_WEIGHT = 1 / 8
+_RTT_LONG_WEIGHT = 1 / 256
+#: 429s since the last decrease, and at least half the answers, before the session holds.
+_HOLD_AFTER = 3
+#: Neither the rate nor the in-flight limit goes below this fraction of the most the server was
+#: seen to take (rate) or of the configured concurrency (in flight).
+_FLOOR = 0.5
+#: The window over which the delivery rate is measured.
+_DELIVERY_WINDOW = 1.0
+_MIN_RATE = 1.0
+#: How early a paced start may go to make up for a late one (seconds).
+_PACE_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What one finished attempt says about the server: sent when, answered how, how fast.
+
+    ``throttled`` is a 429; ``retry_after`` the seconds its header asked for (None when absent);
+    ``ok`` a 2xx. A transport failure or another error is neither ok nor throttled: it tells
+    nothing about the rate, so it only frees the slot.
+    """
+
+    sent_at: float
+    rtt: float
+    ok: bool = False
+    throttled: bool = False
+    retry_after: float | None = None
+
+
+class Limiter:
+    """The session's admission gate: :meth:`acquire` a slot, wait :meth:`reserve` seconds (and
+    then :meth:`held`, for a hold that began meanwhile), send, then :meth:`release` with the
+    attempt's :class:`Feedback` (or None when it was never sent).
+
+    Not thread-safe: it lives on one event loop, like the session.
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        requests_per_second: float | None,
+        *,
+        adaptive: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        self._max_in_flight = concurrency
+        self._ceiling = requests_per_second
+        self._adaptive = adaptive
+        self._clock = clock
+        self.limit = float(concurrency)
+        self.rate = requests_per_second
+        self._threshold = math.inf
+        self._growth = 0.0
+        self._in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._next_start = 0.0
+        self._hold_until = 0.0
+        self._rate_round = -math.inf
+        self._rtt_round = -math.inf
+        self._late_since = -math.inf
+        self._late_throttles = 0
+        self._late_answers = 0
+        self._peak = 0.0
+        self._first_start = math.inf
+        self._min_limit = max(1.0, concurrency * _FLOOR)
+        self._delivered: deque[float] = deque()
+        self._rtt_short = 0.0
+        self._rtt_long = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    # --- admission ------------------------------------------------------------------------
+    def _room(self) -> bool:
+        return self._in_flight < max(1, int(self.limit))
+
+    async def acquire(self, *, retry: bool = False) -> None:
+        """Wait for a slot under the current in-flight limit, first come, first served; a
+        ``retry`` has waited out its backoff already, so it goes to the head of the queue (the
+        last retried writes otherwise set the end time of a run)."""
+        if self._room() and not self._waiters:
+            self._in_flight += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if retry:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._in_flight -= 1  # granted, then cancelled before use: give it back
+                self._wake()
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def reserve(self) -> float:
+        """Seconds the holder of a slot must wait before starting (the pace and any hold).
+        Reserving is synchronous, so starts keep the order of the reservations.
+
+        The pace is the generic cell rate algorithm: each start is due one interval after the
+        previous one was due, and may go up to ``_PACE_TOLERANCE`` early, so a start that the
+        event loop woke late is made up by the next ones instead of lowering the rate (on a
+        busy machine, plain spacing lost a third of it).
+        """
+        now = self._clock()
+        self._first_start = min(self._first_start, now)
+        start = max(now, self._hold_until)
+        if self.rate is not None:
+            start = max(start, self._next_start - _PACE_TOLERANCE)
+            self._next_start = max(self._next_start, start) + 1.0 / self.rate
+        return start - now
+
+    def held(self) -> float:
+        """Seconds left of a hold that began after the caller's :meth:`reserve`."""
+        return max(0.0, self._hold_until - self._clock())
+
+    def release(self, feedback: Feedback | None) -> None:
+        """Free the slot; learn from the answer when there was one."""
+        self._in_flight -= 1
+        if feedback is not None and self._adaptive:
+            self._learn(feedback)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._room():
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1
+                waiter.set_result(None)
+
+    # --- learning -------------------------------------------------------------------------
+    def _learn(self, feedback: Feedback) -> None:
+        now = self._clock()
+        if feedback.sent_at >= self._late_since:
+            self._late_answers += 1
+        if feedback.throttled:
+            self._throttled(feedback, now)
+            return
+        self._count_delivery(now)  # any answer but a 429: the server took it
+        if feedback.ok:
+            self._grow()
+            self._observe_rtt(feedback, now)
+
+    def _throttled(self, feedback: Feedback, now: float) -> None:
+        if feedback.sent_at < self._rate_round:
+            return  # sent at the old rate: this round was already answered
+        if now - self._rate_round >= _DELIVERY_WINDOW:
+            self._decrease(now)  # at most once per window: the server's own time scale
+            return
+        self._late_throttles += 1
+        dense = self._late_throttles >= _HOLD_AFTER and (
+            2 * self._late_throttles >= self._late_answers
+        )
+        if dense and feedback.retry_after:
+            # Most answers since the decrease are 429s: the server's window is still full (a
+            # burst filled it), so a lower rate alone would collect 429s until it empties.
+            self._hold_until = max(self._hold_until, now + feedback.retry_after)
+            self._count_late_from(now)
+
+    def _decrease(self, now: float) -> None:
+        """One multiplicative decrease of both the rate and the in-flight limit, never below
+        half of what the server has been seen to take: a server that answers 429 at random
+        (not to a rate) would otherwise drive the rate to nothing."""
+        self.limit = max(self._min_limit, _BACKOFF * self.limit)
+        self._rate_round = now
+        self._count_late_from(now)
+        if now - self._first_start < _DELIVERY_WINDOW:
+            return  # too young to know what the server takes: fewer in flight is all we can do
+        delivered = self._delivery_rate(now)
+        self._peak = max(self._peak, delivered)
+        current = self.rate if self.rate is not None else math.inf
+        base = min(current, delivered) if delivered else current
+        if math.isinf(base):  # unpaced, and nothing accepted lately: start from the slots
+            base = self.limit
+        self.rate = max(_MIN_RATE, _FLOOR * self._peak, _BACKOFF * base)
+        self._threshold = max(self.rate, _RECOVER * delivered)
+        self._growth = _RATE_GROWTH_PER_SECOND * self._threshold
+
+    def _count_late_from(self, moment: float) -> None:
+        self._late_since = moment
+        self._late_throttles = self._late_answers = 0
+
+    def _grow(self) -> None:
+        """Additive increase per answered request, so that growth per second is constant."""
+        if self.limit < self._max_in_flight:
+            self.limit = min(float(self._max_in_flight), self.limit + 1.0 / self.limit)
+        if self.rate is None:
+            return
+        step = _SLOW_START_STEP if self.rate < self._threshold else self._growth / self.rate
+        rate = self.rate + step
+        self.rate = rate if self._ceiling is None else min(rate, self._ceiling)
+
+    def _observe_rtt(self, feedback: Feedback, now: float) -> None:
+        """The latency gradient: queueing at the server shows as a rising round trip."""
+        rtt = feedback.rtt
+        if self._rtt_long == 0.0:
+            self._rtt_short = self._rtt_long = rtt
+            return
+        self._rtt_short += (rtt - self._rtt_short) * _RTT_SHORT_WEIGHT
+        self._rtt_long += (rtt - self._rtt_long) * _RTT_LONG_WEIGHT
+        slowed = self._rtt_short > _RTT_TOLERANCE * self._rtt_long
+        if slowed and feedback.sent_at >= self._rtt_round:
+            gradient = max(0.5, _RTT_TOLERANCE * self._rtt_long / self._rtt_short)
+            self.limit = max(self._min_limit, self.limit * gradient)
+            self._rtt_round = now
+
+    def _count_delivery(self, now: float) -> None:
+        window = self._delivered
+        window.append(now)
+        while now - window[0] > _DELIVERY_WINDOW:
+            window.popleft()
+
+    def _delivery_rate(self, now: float) -> float:
+        """Requests the server took per second over the last second."""
+        window = self._delivered
+        while window and now - window[0] > _DELIVERY_WINDOW:
+            window.popleft()
+        return len(window) / _DELIVERY_WINDOW

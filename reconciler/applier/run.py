@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.applier.report import ApplyReport, RecordResult, RecordStatus, RequestCounts
@@ -28,8 +28,8 @@ from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 __all__ = ["Applier", "ResultCallback"]
 
-#: Workers per in-flight slot (see Applier._write_all).
-_WORKERS_PER_SLOT = 2
+#: Writes ready to go per in-flight slot (see Applier._write_all).
+_READY_PER_SLOT = 2
 
 #: Called once per planned write as soon as its POST has an outcome (for progress bars).
 ResultCallback = Callable[[RecordResult], None]
@@ -59,6 +59,21 @@ class _Write:
             reason=self.reason,
             source=self.change.source,
         )
+
+
+class _Place:
+    """A write's place among the ready ones, given up once: at its first backoff or its end."""
+
+    __slots__ = ("_held", "_places")
+
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self._places = places
+        self._held = True
+
+    def give_up(self) -> None:
+        if self._held:
+            self._held = False
+            self._places.release()
 
 
 @dataclass
@@ -143,31 +158,43 @@ class Applier:
 
     # --- writes ---------------------------------------------------------------------------
     async def _write_all(self, writes: list[_Write]) -> None:
-        """A fixed pool of workers: a pool (rather than a task per write) keeps memory flat for
-        20,000 writes, and the session's slots bound what is actually in flight. There are more
-        workers than slots because a worker waiting out a retry's backoff holds no slot: with
-        one worker per slot, 10 % of 503s left a third of the slots idle."""
-        queue = iter(writes)
-        slots = self.client.session.settings.concurrency
-        workers = min(slots * _WORKERS_PER_SLOT, len(writes))
-        await asyncio.gather(*(self._worker(queue) for _ in range(workers)))
-
-    async def _worker(self, queue: Iterator[_Write]) -> None:
-        for write in queue:
+        """A task per write, started while fewer than two per in-flight slot are *ready* (have
+        not yet met a failure): that keeps the session's queue full without a task per write
+        for 20,000 writes. A write waiting out a retry's backoff gives its place up (it then
+        queues for a slot again like any request), so with 10 % of 503s the pipe stays full;
+        a fixed pool of workers left them holding a worker while they slept."""
+        ready = asyncio.Semaphore(self.client.session.settings.concurrency * _READY_PER_SLOT)
+        running: set[asyncio.Task[None]] = set()
+        for write in writes:
+            await ready.acquire()
             if self._stopped is not None:
-                return
-            await self._post(write)
-            if self.on_result is not None:
-                self.on_result(write.result())
+                break
+            task = asyncio.ensure_future(self._post_and_report(write, _Place(ready)))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:
+            await asyncio.gather(*running)
 
-    async def _post(self, write: _Write) -> None:
+    async def _post_and_report(self, write: _Write, place: _Place) -> None:
+        try:
+            await self._post(write, place)
+        finally:
+            place.give_up()
+        if self.on_result is not None:
+            self.on_result(write.result())
+
+    async def _post(self, write: _Write, place: _Place) -> None:
         body = write.change.after.post_body() if write.change.after is not None else None
         if body is None:
             write.status, write.reason = RecordStatus.FAILED, "the plan has no values to write"
             return
-        context = RequestContext(
-            conversation_id=write.conversation.id, on_attempt=write.count_attempt
-        )
+
+        def on_attempt(attempt: Attempt) -> None:
+            write.count_attempt(attempt)
+            if attempt.retry_in is not None:
+                place.give_up()
+
+        context = RequestContext(conversation_id=write.conversation.id, on_attempt=on_attempt)
         self._counters.posts += 1
         try:
             await self.client.submit_metric(write.conversation.id, body, context=context)

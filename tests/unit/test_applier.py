@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -229,11 +230,12 @@ def _client_run(
     token: str | None = None,
     check_fresh: bool = True,
     on_result: Callable[[RecordResult, Applier], None] | None = None,
+    rng: random.Random | None = None,
 ) -> ApplyReport:
     endpoint = Endpoint(emulator.url, Secret(token or emulator.zelto_api_key), name="local")
 
     async def go() -> ApplyReport:
-        async with HttpSession(endpoint, settings) as session:
+        async with HttpSession(endpoint, settings, rng=rng) as session:
             applier = Applier(ZeltoClient(session), check_fresh=check_fresh)
             if on_result is not None:
                 applier.on_result = lambda result: on_result(result, applier)
@@ -381,3 +383,24 @@ def test_transient_faults_are_retried_until_converged(zelto: RunningEmulator) ->
         assert all(body == bodies[0] for body in bodies), key
     zelto.set_faults(Faults())
     assert not _read_plan(zelto, desired).has_changes
+
+
+def test_writes_waiting_out_a_backoff_leave_the_pipe_to_the_others(zelto: RunningEmulator) -> None:
+    """With one slot, the applier used to run two workers: two writes sleeping through a 503's
+    backoff stalled every other write until one of them woke up (the tail of issue 15)."""
+    # Under this seed the first two POSTs are answered 503 and the next twelve are served.
+    zelto.set_faults(Faults(error_rate=0.2, seed=197, methods=("POST",)))
+    plan = _read_plan(zelto, _many(14))
+    # Seeded backoff: both failed writes wait at least 0.6 s before their second attempt.
+    settings = HttpSettings(concurrency=1, max_attempts=3, backoff_base_seconds=1.0)
+    order: list[str] = []
+    report = _client_run(
+        zelto,
+        plan,
+        settings=settings,
+        on_result=lambda result, _: order.append(result.external_id),
+        rng=random.Random(0),
+    )
+    assert report.ok, report.problems()
+    assert report.requests.retries == 2
+    assert sorted(order[-2:]) == ["qa-0", "qa-1"]  # the twelve others went while they waited

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Feedback", "Limiter"]
+__all__ = ["PACE_TOLERANCE_SECONDS", "Feedback", "Limiter"]
 
 #: Multiplicative decrease, as Netflix's AIMDLimit (backoffRatio).
 _BACKOFF = 0.9
@@ -66,7 +66,7 @@ _FLOOR = 0.5
 _DELIVERY_WINDOW = 1.0
 _MIN_RATE = 1.0
 #: How early a paced start may go to make up for a late one (seconds).
-_PACE_TOLERANCE = 0.02
+PACE_TOLERANCE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Limiter:
         Reserving is synchronous, so starts keep the order of the reservations.
 
         The pace is the generic cell rate algorithm: each start is due one interval after the
-        previous one was due, and may go up to ``_PACE_TOLERANCE`` early, so a start that the
+        previous one was due, and may go up to ``PACE_TOLERANCE_SECONDS`` early, so a start that the
         event loop woke late is made up by the next ones instead of lowering the rate (on a
         busy machine, plain spacing lost a third of it).
         """
@@ -168,7 +168,7 @@ class Limiter:
         self._first_start = min(self._first_start, now)
         start = max(now, self._hold_until)
         if self.rate is not None:
-            start = max(start, self._next_start - _PACE_TOLERANCE)
+            start = max(start, self._next_start - PACE_TOLERANCE_SECONDS)
             self._next_start = max(self._next_start, start) + 1.0 / self.rate
         return start - now
 

@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,15 @@ def _conversation(emulator: Any) -> str:
 
 def _metrics_path(conversation_id: str) -> str:
     return f"/v1/conversations/{conversation_id}/customer-metrics"
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for what a test needs to have happened, not for a guessed time: under a busy CI
+    machine a fixed sleep was sometimes too short."""
+    deadline = time.perf_counter() + seconds
+    while not condition():
+        assert time.perf_counter() < deadline, "timed out waiting for the condition"
+        await asyncio.sleep(0.01)
 
 
 def _gets(emulator: Any) -> int:
@@ -423,7 +432,7 @@ def test_http2_connection_terminated_is_transient(emulator: Any) -> None:
 
 def test_concurrency_bounds_requests_in_flight(emulator: Any) -> None:
     ids = [_conversation(emulator) for _ in range(16)]
-    emulator.set_faults(Faults(latency_ms=50))
+    emulator.set_faults(Faults(latency_ms=100))
 
     async def run(concurrency: int) -> float:
         settings = HttpSettings(concurrency=concurrency)
@@ -432,8 +441,12 @@ def test_concurrency_bounds_requests_in_flight(emulator: Any) -> None:
             await asyncio.gather(*(session.request("GET", _metrics_path(c)) for c in ids))
             return time.perf_counter() - start
 
-    assert asyncio.run(run(4)) >= 16 / 4 * 0.05  # four waves of 50 ms at least
-    assert asyncio.run(run(16)) < 16 / 4 * 0.05
+    four_waves = asyncio.run(run(4))
+    one_wave = asyncio.run(run(16))
+    assert four_waves >= 16 / 4 * 0.1  # four waves of 100 ms at least
+    # Compared with each other, not with a fixed bound: on a loaded machine both runs carry the
+    # same overhead per wave, while a bound in seconds failed whenever CI was busy.
+    assert one_wave < four_waves * 0.6
 
 
 def test_requests_per_second_spaces_the_starts(emulator: Any) -> None:
@@ -613,7 +626,10 @@ def test_stop_during_a_backoff_wakes_it_and_does_not_retry(emulator: Any) -> Non
     async def run() -> tuple[RequestStoppedError, float]:
         async with HttpSession(_endpoint(emulator), HttpSettings()) as session:
             task = asyncio.ensure_future(session.request("GET", _metrics_path(cid)))
-            await asyncio.sleep(0.2)  # the first attempt got its 429 and is waiting 30 s
+            await _until(
+                lambda: _gets(emulator) == 1
+            )  # the first attempt got its 429: waiting 30 s
+            await asyncio.sleep(0.05)  # its answer has reached the client, which is now waiting
             start = time.perf_counter()
             session.stop()
             with pytest.raises(RequestStoppedError) as caught:
@@ -624,3 +640,37 @@ def test_stop_during_a_backoff_wakes_it_and_does_not_retry(emulator: Any) -> Non
     assert waited < 1.0
     assert "not retried: stopping (last: HTTP 429 Too Many Requests)" in str(error)
     assert _gets(emulator) == 1
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_host_name_that_does_not_resolve_is_final(
+    transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in --api-url used to be retried for the whole retry budget (two minutes), like a
+    bad minute of a server that exists. A name that does not resolve is a configuration error.
+
+    The resolver is faked (socket.getaddrinfo, which both transports call) because a real look-up
+    would send a DNS query off this machine; only that one name fails, everything else resolves.
+    """
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "zelto-typo.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    endpoint = Endpoint(url="https://zelto-typo.invalid", token=Secret(TOKEN), name="staging")
+    settings = HttpSettings(transport=transport)  # type: ignore[arg-type]
+
+    async def run() -> tuple[ApiError, int]:
+        async with HttpSession(endpoint, settings) as session:
+            with pytest.raises(ApiError) as caught:
+                await session.request("GET", "/v1/agents")
+            return caught.value, session.stats.attempts
+
+    start = time.monotonic()
+    error, attempts = asyncio.run(run())
+    assert attempts == 1 and time.monotonic() - start < 5
+    assert "zelto-typo.invalid" in str(error) and "does not resolve" in str(error)
+    assert TOKEN not in str(error)

@@ -14,6 +14,7 @@ traceback.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +147,14 @@ def is_certificate_error(exc: BaseException) -> bool:
     )
 
 
+def is_unresolvable_host(exc: BaseException) -> bool:
+    """The API's host name does not resolve (aiohttp's DNS error, or the resolver's own
+    ``socket.gaierror`` under httpx): retrying cannot fix a misspelt URL."""
+    return any(
+        isinstance(e, socket.gaierror | aiohttp.ClientConnectorDNSError) for e in _causes(exc)
+    )
+
+
 def is_proxy_refusal(exc: BaseException) -> bool:
     """The proxy answered the CONNECT with a final status (403, 407): retrying cannot help."""
     return any(
@@ -174,13 +183,19 @@ def _describe_aiohttp(
     return f"connection error: {shorten(str(exc), *secrets) or type(exc).__name__}"
 
 
-def describe_transport_error(exc: BaseException, timeout: float, *secrets: Secret | None) -> str:
+def describe_transport_error(
+    exc: BaseException, timeout: float, *secrets: Secret | None, host: str = ""
+) -> str:
     """A short phrase for a failure below HTTP: what the user can act on, no traceback.
 
     aiohttp names the proxy URL in its errors, userinfo included: :func:`shorten` drops it.
     """
     if is_certificate_error(exc):
         return "TLS certificate verification failed (the server's certificate is not trusted)"
+    if is_unresolvable_host(exc):
+        return f"the host name {host or ''} does not resolve (check the URL; not retried)".replace(
+            "  ", " "
+        )
     cause = _aiohttp_cause(exc)
     if cause is not None:
         return _describe_aiohttp(cause, timeout, secrets)

@@ -39,6 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -50,6 +51,7 @@ from reconciler.remote.http.messages import (
     describe_transport_error,
     is_certificate_error,
     is_proxy_refusal,
+    is_unresolvable_host,
     server_message,
     status_text,
 )
@@ -94,8 +96,11 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def _is_final(cause: BaseException) -> bool:
     """Transport failures that another attempt cannot mend: an untrusted certificate stays
-    untrusted, and a proxy that refused the CONNECT (403, 407) refuses it again."""
-    return is_certificate_error(cause) or is_proxy_refusal(cause)
+    untrusted, a proxy that refused the CONNECT (403, 407) refuses it again, and a host name
+    that does not resolve is a typo in the URL far more often than a bad minute of DNS (it
+    used to be retried for the whole budget: two minutes of silence for a misspelt --api-url).
+    """
+    return is_certificate_error(cause) or is_proxy_refusal(cause) or is_unresolvable_host(cause)
 
 
 class HttpSession:
@@ -277,7 +282,12 @@ class HttpSession:
             self.stats.failures += 1
             raise self._error(ApiError, f"response refused: {exc}", name, ctx) from None
         except _TRANSIENT_EXCEPTIONS as exc:
-            text = describe_transport_error(exc, self.settings.timeout_seconds, self.endpoint.token)
+            text = describe_transport_error(
+                exc,
+                self.settings.timeout_seconds,
+                self.endpoint.token,
+                host=urlsplit(url).hostname or "",
+            )
             return text, None, exc
         except httpx.HTTPError as exc:
             self.stats.failures += 1

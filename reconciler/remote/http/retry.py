@@ -9,6 +9,8 @@ time is in one small place:
 - *one wait* is at most ``retry_after_cap_seconds``, whatever ``Retry-After`` asks; a
   ``Retry-After`` beyond the budget or the deadline ends the request at once, saying so.
 - *deadline* (``deadline``, ``--deadline``): no attempt starts, and none lasts, past it.
+- *which transport failures* are worth another attempt (``TRANSIENT_EXCEPTIONS``) and which
+  no attempt can mend (``is_final_failure``: certificate, proxy refusal, unknown host name).
 
 Pacing (``requests_per_second``) and the requests in flight are the limiter's
 (:mod:`~reconciler.remote.http.limiter`), which also adapts them to the server's answers.
@@ -16,12 +18,59 @@ Pacing (``requests_per_second``) and the requests in flight are the limiter's
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import aiohttp
+import httpx
+
+from reconciler.remote.http.messages import (
+    is_certificate_error,
+    is_proxy_refusal,
+    is_unresolvable_host,
+)
 from reconciler.remote.http.policy import HttpSettings, backoff_delay
 
-__all__ = ["RetryClock"]
+__all__ = ["TRANSIENT_EXCEPTIONS", "RetryClock", "Sleep", "is_final_failure", "pause"]
+
+
+#: Transport-level failures worth another attempt. aiohttp errors normally arrive translated by
+#: httpx-aiohttp, but it re-raises the ones it has no mapping for.
+TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    aiohttp.ClientError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def is_final_failure(cause: BaseException) -> bool:
+    """Transport failures that another attempt cannot mend: an untrusted certificate stays
+    untrusted, a proxy that refused the CONNECT (403, 407) refuses it again, and a host name
+    that does not resolve is a typo in the URL far more often than a bad minute of DNS (it
+    used to be retried for the whole budget: two minutes of silence for a misspelt --api-url).
+    """
+    return is_certificate_error(cause) or is_proxy_refusal(cause) or is_unresolvable_host(cause)
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def pause(delay: float, sleep: Sleep, stopping: asyncio.Event) -> None:
+    """Sleep ``delay`` seconds, waking early when ``stopping`` is set (Ctrl-C during a long
+    ``Retry-After`` must not wait it out)."""
+    if delay <= 0:
+        return
+    sleeper = asyncio.ensure_future(sleep(delay))
+    stopper = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in (sleeper, stopper):
+            waiter.cancel()
 
 
 def _seconds(value: float) -> str:

@@ -36,12 +36,11 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
 
 from reconciler import __version__
@@ -49,9 +48,6 @@ from reconciler.errors import ApiError, AuthError
 from reconciler.remote.http.limiter import Feedback, Limiter
 from reconciler.remote.http.messages import (
     describe_transport_error,
-    is_certificate_error,
-    is_proxy_refusal,
-    is_unresolvable_host,
     server_message,
     status_text,
 )
@@ -68,39 +64,17 @@ from reconciler.remote.http.policy import (
     redact,
     server_wait,
 )
-from reconciler.remote.http.retry import RetryClock
-from reconciler.remote.http.urls import request_url
-from reconciler.remote.http.wire import (
-    AiohttpWire,
-    BodyTooLargeError,
-    TransportWire,
-    Wire,
-    env_proxy,
+from reconciler.remote.http.retry import (
+    TRANSIENT_EXCEPTIONS,
+    RetryClock,
+    Sleep,
+    is_final_failure,
+    pause,
 )
+from reconciler.remote.http.urls import request_url
+from reconciler.remote.http.wire import BodyTooLargeError, open_wire
 
 __all__ = ["HttpSession"]
-
-#: Transport-level failures worth another attempt. aiohttp errors normally arrive translated by
-#: httpx-aiohttp, but it re-raises the ones it has no mapping for.
-_TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    aiohttp.ClientError,
-    TimeoutError,
-    ConnectionError,
-)
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-def _is_final(cause: BaseException) -> bool:
-    """Transport failures that another attempt cannot mend: an untrusted certificate stays
-    untrusted, a proxy that refused the CONNECT (403, 407) refuses it again, and a host name
-    that does not resolve is a typo in the URL far more often than a bad minute of DNS (it
-    used to be retried for the whole budget: two minutes of silence for a misspelt --api-url).
-    """
-    return is_certificate_error(cause) or is_proxy_refusal(cause) or is_unresolvable_host(cause)
 
 
 class HttpSession:
@@ -147,7 +121,15 @@ class HttpSession:
             **(headers or {}),
         }
         self._credentials = auth.headers(endpoint.token)
-        self._wire = self._make_wire(transport)
+        self._wire = open_wire(
+            self.settings.transport,
+            transport,
+            base_url=self._base,
+            connections=self.settings.concurrency,
+            timeout_seconds=self.settings.timeout_seconds,
+            headers=self._headers,
+            max_body_bytes=self.settings.max_response_bytes,
+        )
 
     def __repr__(self) -> str:
         return f"HttpSession({self.endpoint.name!r}, {self.endpoint.url!r})"
@@ -155,25 +137,6 @@ class HttpSession:
     @property
     def target(self) -> str:
         return self.endpoint.name
-
-    def _make_wire(self, transport: httpx.AsyncBaseTransport | None) -> Wire:
-        size = self.settings.concurrency
-        timeout = self.settings.timeout_seconds
-        cap = self.settings.max_response_bytes
-        if transport is None and self.settings.transport == "aiohttp":
-            return AiohttpWire(
-                connections=size,
-                timeout_seconds=timeout,
-                headers=self._headers,
-                max_body_bytes=cap,
-                proxy=env_proxy(self._base),
-            )
-        if transport is None:
-            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-            transport = httpx.AsyncHTTPTransport(limits=limits, verify=True)
-        return TransportWire(
-            transport, timeout_seconds=timeout, headers=self._headers, max_body_bytes=cap
-        )
 
     async def __aenter__(self) -> HttpSession:
         return self
@@ -281,7 +244,7 @@ class HttpSession:
         except BodyTooLargeError as exc:
             self.stats.failures += 1
             raise self._error(ApiError, f"response refused: {exc}", name, ctx) from None
-        except _TRANSIENT_EXCEPTIONS as exc:
+        except TRANSIENT_EXCEPTIONS as exc:
             text = describe_transport_error(
                 exc,
                 self.settings.timeout_seconds,
@@ -312,9 +275,11 @@ class HttpSession:
         await self._limiter.acquire(retry=attempt > 1)
         try:
             if not self.stopping:
-                await self._pause(self._limiter.reserve())
+                await pause(self._limiter.reserve(), self._sleep, self._stopping)
             while not self.stopping and (hold := self._limiter.held()) > 0:
-                await self._pause(hold)  # the server said to wait while this one was paced
+                await pause(
+                    hold, self._sleep, self._stopping
+                )  # the server said to wait while this one was paced
             if self.stopping:
                 text = f"not {verb}: {self._stop_reason}"
                 raise self._error(RequestStoppedError, text, name, ctx)
@@ -389,7 +354,7 @@ class HttpSession:
         cause: BaseException | None,
     ) -> tuple[float | None, str]:
         """Seconds before the next attempt, or (None, why not) when there must be none."""
-        if self.stopping or (cause is not None and _is_final(cause)):
+        if self.stopping or (cause is not None and is_final_failure(cause)):
             return None, ""
         wait = server_wait(response) if response is not None else None
         return self._timing.next_delay(attempt, started, wait)
@@ -403,7 +368,7 @@ class HttpSession:
             ctx.on_attempt(Attempt(name, number, outcome, retry_in))
 
     async def _backoff(self, delay: float, name: str, ctx: RequestContext, outcome: str) -> None:
-        await self._pause(delay)
+        await pause(delay, self._sleep, self._stopping)
         if self.stopping:
             self.stats.failures += 1
             raise self._error(
@@ -412,18 +377,6 @@ class HttpSession:
                 name,
                 ctx,
             )
-
-    async def _pause(self, delay: float) -> None:
-        """Sleep ``delay`` seconds, waking early when the session is stopped."""
-        if delay <= 0:
-            return
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        stopper = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in (sleeper, stopper):
-                waiter.cancel()
 
     def _give_up(  # noqa: PLR0917 - private; every argument is a different fact of the failure
         self,

@@ -293,3 +293,31 @@ class TransportWire:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+def open_wire(
+    name: str,
+    transport: httpx.AsyncBaseTransport | None,
+    *,
+    base_url: str,
+    connections: int,
+    timeout_seconds: float,
+    headers: Mapping[str, str],
+    max_body_bytes: int,
+) -> Wire:
+    """The wire a session sends through: aiohttp's pool (the measured default), httpx's pool,
+    or a given httpx transport (tests use one for faults no server produces)."""
+    if transport is None and name == "aiohttp":
+        return AiohttpWire(
+            connections=connections,
+            timeout_seconds=timeout_seconds,
+            headers=headers,
+            max_body_bytes=max_body_bytes,
+            proxy=env_proxy(base_url),
+        )
+    if transport is None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        transport = httpx.AsyncHTTPTransport(limits=limits, verify=True)
+    return TransportWire(
+        transport, timeout_seconds=timeout_seconds, headers=headers, max_body_bytes=max_body_bytes
+    )

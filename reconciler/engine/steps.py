@@ -12,22 +12,24 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reconciler.applier import Applier, ApplyReport, RecordResult
 from reconciler.model import DesiredState
-from reconciler.plan.model import Plan
-from reconciler.plan.planner import CurrentState
-from reconciler.remote.current import read_current
+from reconciler.plan.model import ConversationPlan, Plan
+from reconciler.plan.planner import ConversationState, Planner
+from reconciler.remote.current import stream_current
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings
 from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 __all__ = [
     "STOP_POLL_SECONDS",
+    "Decided",
     "ProgressCallback",
     "StopSignal",
     "UnreadableCallback",
-    "read_state",
+    "read_and_plan",
     "run_sync",
     "write_plan",
 ]
@@ -93,17 +95,25 @@ class StopSignal(threading.Event):
         self.set()
 
 
-async def read_state(
+async def read_and_plan(
     endpoint: Endpoint,
     settings: HttpSettings,
     desired: DesiredState,
+    planner: Planner,
     *,
     progress: ProgressCallback | None = None,
     on_unreadable: UnreadableCallback | None = None,
-) -> CurrentState:
-    """What Zelto holds for every conversation of ``desired`` (failures recorded, not raised)."""
+) -> Decided:
+    """Read what Zelto holds for every conversation of ``desired`` and decide each one as soon
+    as it is read (failures are recorded, not raised).
+
+    Only the decisions are kept: a conversation's remote records are dropped once it is
+    decided, so memory follows the decisions (mostly a count of unchanged records), not the
+    size of the estate read.
+    """
     total = len(desired.conversations)
     done = 0
+    decided: dict[str, tuple[ConversationPlan, int]] = {}
 
     def on_read(conversation_id: str, result: ReadResult) -> None:
         nonlocal done
@@ -113,13 +123,30 @@ async def read_state(
         if progress is not None:
             progress(done, total)
 
+    def on_state(conversation_id: str, state: ConversationState) -> None:
+        declared = desired.conversations[conversation_id]
+        decided[conversation_id] = planner.decide(conversation_id, declared, state)
+
     watching = progress is not None or on_unreadable is not None
     if progress is not None:
         progress(0, total)
     async with HttpSession(endpoint, settings) as session:
-        return await read_current(
-            ZeltoClient(session), desired, on_read=on_read if watching else None
+        await stream_current(
+            ZeltoClient(session), desired, on_state, on_read=on_read if watching else None
         )
+    return Decided(
+        conversations=[plan for plan, _managed in decided.values()],
+        existing_managed=sum(managed for _plan, managed in decided.values()),
+    )
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What :func:`read_and_plan` keeps: every conversation's decisions, and how many remote
+    records this repository manages (the apply safety threshold)."""
+
+    conversations: list[ConversationPlan]
+    existing_managed: int
 
 
 async def write_plan(

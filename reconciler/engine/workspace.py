@@ -40,7 +40,7 @@ from reconciler.engine.specs import load_desired, load_planned, spec_paths
 from reconciler.engine.steps import (
     ProgressCallback,
     UnreadableCallback,
-    read_state,
+    read_and_plan,
     run_sync,
     write_plan,
 )
@@ -50,7 +50,7 @@ from reconciler.model import DesiredState
 from reconciler.plan.merge import scope_label
 from reconciler.plan.model import Plan
 from reconciler.plan.offline import mark_removed
-from reconciler.plan.planner import make_plan
+from reconciler.plan.planner import Planner
 from reconciler.plan.shard import Shard
 from reconciler.remote.http import Deadline, Endpoint, HttpSettings
 from reconciler.remote.targets import ResolvedTarget, open_target, resolve_target
@@ -273,16 +273,27 @@ class Workspace:
     ) -> Plan:
         endpoint = self._open()
         config = self.loaded.config
-        current = run_sync(
-            read_state(endpoint, settings, desired, progress=progress, on_unreadable=on_unreadable)
-        )
-        return make_plan(
-            desired,
-            current,
-            target=endpoint.name,
+        planner = Planner(
+            desired.catalog,
             ownership_prefix=config.ownership.external_id_prefix,
             adopt_all=adopt,
             sensitive=config.sensitive,
+        )
+        decided = run_sync(
+            read_and_plan(
+                endpoint,
+                settings,
+                desired,
+                planner,
+                progress=progress,
+                on_unreadable=on_unreadable,
+            )
+        )
+        return planner.finish(
+            decided.conversations,
+            target=endpoint.name,
+            spec_digest=desired.spec_digest,
+            existing_managed=decided.existing_managed,
             scope=label,
         )
 

@@ -40,8 +40,10 @@ from reconciler.plan.fields import FieldDiff, RecordFields, field_diffs, mask_va
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 __all__ = [
+    "NOT_GIVEN",
     "ConversationState",
     "CurrentState",
+    "Planner",
     "make_plan",
     "plan_conversation",
     "upsert_key",
@@ -71,6 +73,10 @@ class CurrentState:
     conversations: Mapping[str, ConversationState] = field(default_factory=dict)
 
 
+#: The state of a conversation the caller gave none for: planned as unread, never as empty.
+NOT_GIVEN = ConversationState(error="not read (internal: no current state was given)")
+
+
 @dataclass(frozen=True)
 class _Rules:
     """The settings that shape every conversation's decisions."""
@@ -80,6 +86,63 @@ class _Rules:
     adopt_all: bool
     sensitive: frozenset[str]
     describe_unknown_agent: bool = False
+
+
+class Planner:
+    """The decisions of one plan, one conversation at a time, then the plan itself.
+
+    A plan of a large estate is made while it is read: each conversation is decided as soon as
+    its records arrive (:meth:`decide`), and only the decision (a :class:`ConversationPlan`) and
+    the count of managed records are kept, never the remote records themselves. :meth:`finish`
+    sorts and counts what was decided into a :class:`Plan`, the same plan :func:`make_plan`
+    makes from a whole :class:`CurrentState`.
+    """
+
+    def __init__(
+        self,
+        catalog: Mapping[str, CatalogEntry],
+        *,
+        ownership_prefix: str | None = None,
+        adopt_all: bool = False,
+        sensitive: Iterable[str] = (),
+        describe_unknown_agent: bool = False,
+    ) -> None:
+        self._rules = _Rules(
+            catalog=catalog,
+            ownership_prefix=ownership_prefix or None,
+            adopt_all=adopt_all,
+            sensitive=frozenset(sensitive),
+            describe_unknown_agent=describe_unknown_agent,
+        )
+
+    def decide(
+        self, conversation_id: str, declared: Sequence[DeclaredRecord], state: ConversationState
+    ) -> tuple[ConversationPlan, int]:
+        """One conversation's decisions, and how many of its remote records this repository
+        manages (the apply safety threshold counts them)."""
+        decided = _plan_one(conversation_id, declared, state, self._rules)
+        if state.error is not None:
+            return decided, 0
+        return decided, _count_managed(declared, state.records, self._rules.ownership_prefix)
+
+    def finish(
+        self,
+        conversations: Iterable[ConversationPlan],
+        *,
+        target: str,
+        spec_digest: str,
+        existing_managed: int,
+        scope: str | None = None,
+    ) -> Plan:
+        """The plan of the decided conversations, sorted and counted."""
+        return Plan.build(
+            target=target,
+            spec_digest=spec_digest,
+            conversations=tuple(conversations),
+            existing_managed=existing_managed,
+            scope=scope,
+            sensitive_fields=tuple(sorted(self._rules.sensitive)),
+        )
 
 
 def make_plan(
@@ -100,30 +163,28 @@ def make_plan(
     ``describe_unknown_agent`` is for the offline preview, which knows no agent: a per-agent
     catalog metricId is then shown as the whole map rather than reported as an error.
     """
-    rules = _Rules(
-        catalog=desired.catalog,
-        ownership_prefix=ownership_prefix or None,
+    planner = Planner(
+        desired.catalog,
+        ownership_prefix=ownership_prefix,
         adopt_all=adopt_all,
-        sensitive=frozenset(sensitive),
+        sensitive=sensitive,
         describe_unknown_agent=describe_unknown_agent,
     )
     conversations: list[ConversationPlan] = []
     managed = 0
     for conversation_id in sorted(desired.conversations):
-        declared = desired.conversations[conversation_id]
-        state = current.conversations.get(conversation_id)
-        if state is None:
-            state = ConversationState(error="not read (internal: no current state was given)")
-        conversations.append(_plan_one(conversation_id, declared, state, rules))
-        if state.error is None:
-            managed += _count_managed(declared, state.records, rules.ownership_prefix)
-    return Plan.build(
+        state = current.conversations.get(conversation_id, NOT_GIVEN)
+        decided, ours = planner.decide(
+            conversation_id, desired.conversations[conversation_id], state
+        )
+        conversations.append(decided)
+        managed += ours
+    return planner.finish(
+        conversations,
         target=target,
         spec_digest=desired.spec_digest,
-        conversations=conversations,
         existing_managed=managed,
         scope=scope,
-        sensitive_fields=tuple(sorted(rules.sensitive)),
     )
 
 
@@ -138,8 +199,10 @@ def plan_conversation(
     sensitive: Iterable[str] = (),
 ) -> ConversationPlan:
     """The decisions for one conversation (what :func:`make_plan` does for each)."""
-    rules = _Rules(catalog or {}, ownership_prefix or None, adopt_all, frozenset(sensitive))
-    return _plan_one(conversation_id, declared, state, rules)
+    planner = Planner(
+        catalog or {}, ownership_prefix=ownership_prefix, adopt_all=adopt_all, sensitive=sensitive
+    )
+    return planner.decide(conversation_id, declared, state)[0]
 
 
 def _count_managed(

@@ -18,41 +18,63 @@ from reconciler.model import DeclaredRecord, DesiredState, inherits_agent_metric
 from reconciler.plan.planner import ConversationState, CurrentState
 from reconciler.remote.zelto import ReadResult, ZeltoClient
 
-__all__ = ["OnRead", "needs_agent", "read_current"]
+__all__ = ["OnRead", "OnState", "needs_agent", "read_current", "stream_current"]
 
 #: Called once per conversation read (for progress), with its id and outcome.
 OnRead = Callable[[str, ReadResult], None]
+#: Called with each conversation's state as soon as it is known (see :func:`stream_current`).
+OnState = Callable[[str, ConversationState], None]
 
 
 async def read_current(
     client: ZeltoClient, desired: DesiredState, *, on_read: OnRead | None = None
 ) -> CurrentState:
-    """The current state of every conversation in ``desired``; failures are recorded per
-    conversation, never raised."""
+    """The current state of every conversation in ``desired``, all held at once; failures are
+    recorded per conversation, never raised. A plan streams instead (:func:`stream_current`)."""
+    states: dict[str, ConversationState] = {}
+    await stream_current(client, desired, states.__setitem__, on_read=on_read)
+    return CurrentState(conversations={cid: states[cid] for cid in sorted(states)})
+
+
+async def stream_current(
+    client: ZeltoClient,
+    desired: DesiredState,
+    on_state: OnState,
+    *,
+    on_read: OnRead | None = None,
+) -> None:
+    """Hand each conversation's state to ``on_state`` as soon as it is read, and keep nothing.
+
+    A conversation whose catalog metricId depends on its agent and that has no records yet is
+    handed over after reading ends, once its agent is looked up. After a 401 every
+    conversation is handed over again, as refused: the last state given for a conversation is
+    the one that counts.
+    """
     ids = sorted(desired.conversations)
+    lookups: list[str] = []
+
+    def read(conversation_id: str, result: ReadResult) -> None:
+        if on_read is not None:
+            on_read(conversation_id, result)
+        state = _state(result)
+        if (
+            state.error is None
+            and not state.records
+            and needs_agent(desired.conversations[conversation_id], desired)
+        ):
+            lookups.append(conversation_id)
+        else:
+            on_state(conversation_id, state)
+
     try:
-        return await _read_all(client, desired, ids, on_read)
+        await client.read_each(ids, read)
+        if lookups:
+            agents = await asyncio.gather(*(_agent_of(client, cid) for cid in lookups))
+            for cid, agent in zip(lookups, agents, strict=True):
+                on_state(cid, _with_agent(ConversationState(), agent))
     except AuthError as exc:
-        return _refused(ids, exc)
-
-
-async def _read_all(
-    client: ZeltoClient, desired: DesiredState, ids: list[str], on_read: OnRead | None
-) -> CurrentState:
-    results = await client.read_many(ids, on_done=on_read)
-    states = {cid: _state(results[cid]) for cid in ids}
-    lookups = [
-        cid
-        for cid in ids
-        if states[cid].error is None
-        and not states[cid].records
-        and needs_agent(desired.conversations[cid], desired)
-    ]
-    if lookups:
-        agents = await asyncio.gather(*(_agent_of(client, cid) for cid in lookups))
-        for cid, agent in zip(lookups, agents, strict=True):
-            states[cid] = _with_agent(states[cid], agent)
-    return CurrentState(conversations=states)
+        for cid, state in _refused(ids, exc).conversations.items():
+            on_state(cid, state)
 
 
 def needs_agent(declared: Sequence[DeclaredRecord], desired: DesiredState) -> bool:

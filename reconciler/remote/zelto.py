@@ -184,14 +184,33 @@ class ZeltoClient:
         conversation_ids: Iterable[str],
         on_done: Callable[[str, ReadResult], None] | None = None,
     ) -> dict[str, ReadResult]:
-        """One GET per conversation, ``concurrency`` at a time; per-conversation failures are
-        returned, not raised, so one bad conversation does not hide the rest of a plan.
+        """:meth:`read_each`, keeping every outcome: a dict in the order of the ids given.
+
+        Everything read is held until the end; a plan of a large estate streams with
+        :meth:`read_each` instead and keeps only its decisions.
+        """
+        pending = list(dict.fromkeys(conversation_ids))
+        results: dict[str, ReadResult] = {}
+
+        def keep(conversation_id: str, result: ReadResult) -> None:
+            results[conversation_id] = result
+            if on_done is not None:
+                on_done(conversation_id, result)
+
+        await self.read_each(pending, keep)
+        return {cid: results[cid] for cid in pending}
+
+    async def read_each(
+        self, conversation_ids: Iterable[str], on_done: Callable[[str, ReadResult], None]
+    ) -> None:
+        """One GET per conversation, ``concurrency`` at a time, each outcome handed to
+        ``on_done`` as soon as it is read and not kept here; per-conversation failures are
+        handed over, not raised, so one bad conversation does not hide the rest of a plan.
 
         A 401 is different: no other request can succeed, so the remaining work is abandoned
         (requests already on the wire finish) and the AuthError is raised.
         """
         pending = list(dict.fromkeys(conversation_ids))
-        results: dict[str, ReadResult] = {}
         queue = iter(pending)
         refused: list[AuthError] = []
 
@@ -203,15 +222,12 @@ class ZeltoClient:
                 if isinstance(result, AuthError):
                     refused.append(result)
                     return
-                results[conversation_id] = result
-                if on_done is not None:
-                    on_done(conversation_id, result)
+                on_done(conversation_id, result)
 
         workers = min(self.session.settings.concurrency, len(pending))
         await asyncio.gather(*(worker() for _ in range(workers)))
         if refused:
             raise refused[0]
-        return {cid: results[cid] for cid in pending}
 
     async def _read_one(self, conversation_id: str) -> ReadResult:
         try:

@@ -223,6 +223,7 @@ class ZeltoClient:
                     refused.append(result)
                     return
                 on_done(conversation_id, result)
+                del result  # not held while the next request waits: memory stays flat
 
         workers = min(self.session.settings.concurrency, len(pending))
         await asyncio.gather(*(worker() for _ in range(workers)))

@@ -196,7 +196,7 @@ def _declared_fields(
 ) -> dict[str, Any] | None:
     """The compared fields the specs declare now for this write, or None if it is gone."""
     for declared in desired.conversations.get(conversation.id, ()):
-        record = declared.record
+        record = declared
         if record.label == change.label and record.external_id == change.external_id:
             metric_id, _ = effective_metric_id(record, desired.catalog, conversation.agent_id)
             return compared_declared(record, metric_id)

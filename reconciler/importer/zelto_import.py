@@ -66,8 +66,8 @@ def conversation_import(
     declared: Sequence[DeclaredRecord] = (),
 ) -> ConversationImport:
     """Pure: one conversation's remote records → spec records, skipping ones declared elsewhere."""
-    by_label = {d.record.label: d for d in declared}
-    by_external = {d.record.external_id: d for d in declared}
+    by_label = {d.label: d for d in declared}
+    by_external = {d.external_id: d for d in declared}
     records: list[MetricRecord] = []
     comments: dict[str, str] = {}
     errors: list[str] = []

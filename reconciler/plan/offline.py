@@ -88,7 +88,7 @@ def assumed_current(before: DesiredState, ids: Iterable[str]) -> CurrentState:
 def _as_written(
     conversation_id: str, declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]
 ) -> RemoteRecord:
-    record = declared.record
+    record = declared
     metric_id, _ = effective_metric_id(record, catalog, None, describe_unknown_agent=True)
     return RemoteRecord(
         id=f"{conversation_id}/{record.label}",

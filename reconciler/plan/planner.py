@@ -209,7 +209,7 @@ def _count_managed(
     declared: Sequence[DeclaredRecord], records: Iterable[RemoteRecord], prefix: str | None
 ) -> int:
     """Remote records this repository manages: declared externalIds, or the ownership prefix."""
-    ours = {d.record.external_id for d in declared}
+    ours = {d.external_id for d in declared}
     return sum(
         1 for r in records if r.external_id is not None and _is_ours(r.external_id, ours, prefix)
     )
@@ -247,16 +247,16 @@ def _plan_one(
     claimed: set[str] = set()
     changes: list[Change] = []
     noop = 0
-    for item in sorted(declared, key=lambda d: d.record.label):
+    for item in sorted(declared, key=lambda d: d.label):
         change = _decide(item, by_label, records, agent, rules)
-        holder = by_label.get(upsert_key(item.record))
+        holder = by_label.get(upsert_key(item))
         if holder is not None:
             claimed.add(holder.id)
         if change is None:
             noop += 1
         else:
             changes.append(change)
-    declared_labels = {d.record.external_id: d.record.label for d in declared}
+    declared_labels = {d.external_id: d.label for d in declared}
     for record in records:
         if record.id not in claimed:
             changes.append(_leftover(record, declared_labels, rules))
@@ -269,7 +269,7 @@ def _plan_one(
     )
 
 
-def upsert_key(record: RemoteRecord | MetricRecord) -> str:
+def upsert_key(record: RemoteRecord | MetricRecord | DeclaredRecord) -> str:
     """The value Zelto replaces a record by: which remote record a declared one would overwrite."""
     return str(getattr(record, UPSERT_KEY))
 
@@ -282,7 +282,7 @@ def _decide(
     rules: _Rules,
 ) -> Change | None:
     """The one change for a declared record, or None when Zelto already holds it as declared."""
-    record = item.record
+    record = item
     holder = by_label.get(upsert_key(record))
     metric_id, problem = effective_metric_id(
         record, rules.catalog, agent, describe_unknown_agent=rules.describe_unknown_agent
@@ -316,7 +316,7 @@ def _conflict(
     item: DeclaredRecord, holder: RemoteRecord, wanted: RecordFields, rules: _Rules
 ) -> Change:
     """Label L is held by another externalId (or none): blocked unless adopted."""
-    record = item.record
+    record = item
     owner = (
         f"externalId '{holder.external_id}'"
         if holder.external_id is not None
@@ -387,8 +387,8 @@ def _change(
     diff = field_diffs(before, wanted) if wanted is not None else ()
     return Change(
         action=action,
-        label=item.record.label,
-        external_id=item.record.external_id,
+        label=item.label,
+        external_id=item.external_id,
         before=_mask_fields(before, rules.sensitive),
         after=_mask_fields(wanted, rules.sensitive),
         diff=_mask_diffs(diff, rules.sensitive),

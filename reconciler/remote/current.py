@@ -79,7 +79,7 @@ async def stream_current(
 
 def needs_agent(declared: Sequence[DeclaredRecord], desired: DesiredState) -> bool:
     """Whether a record inherits a per-agent catalog metricId (so the agent must be known)."""
-    return any(inherits_agent_metric(item.record, desired.catalog) for item in declared)
+    return any(inherits_agent_metric(item, desired.catalog) for item in declared)
 
 
 def _refused(ids: list[str], error: AuthError) -> CurrentState:

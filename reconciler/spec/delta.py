@@ -33,11 +33,11 @@ def removed_records(before: DesiredState, after: DesiredState) -> tuple[RemovedR
     """Records (conversation, externalId) declared before and not any more, sorted."""
     removed: list[RemovedRecord] = []
     for conversation_id, records in before.conversations.items():
-        still = {r.record.external_id for r in after.conversations.get(conversation_id, ())}
+        still = {r.external_id for r in after.conversations.get(conversation_id, ())}
         removed.extend(
-            RemovedRecord(conversation_id, r.record.external_id, r.record.label, r.location)
+            RemovedRecord(conversation_id, r.external_id, r.label, r.location)
             for r in records
-            if r.record.external_id not in still
+            if r.external_id not in still
         )
     return tuple(sorted(removed))
 
@@ -54,10 +54,10 @@ def _signature(state: DesiredState, conversation_id: str) -> tuple[str, ...]:
 
 
 def _record_key(declared: DeclaredRecord, catalog: Mapping[str, CatalogEntry]) -> str:
-    entry = catalog.get(declared.record.label)
+    entry = catalog.get(declared.label)
     return canonical_json(
         [
-            declared.record.model_dump(mode="json", by_alias=True),
+            declared.fields(),
             entry.model_dump(mode="json", by_alias=True) if entry is not None else None,
         ]
     )

@@ -61,7 +61,7 @@ def merge_results(results: Sequence[tuple[str, FileResult]], locator: KeyLocator
             for file, decl in pairs:
                 _check_catalog(_Placed(file, decl, locator), catalog, catalog_places, issues)
         declared = [
-            DeclaredRecord(conversation_id, decl.record, Location(file, *decl.mark))
+            DeclaredRecord.of(conversation_id, decl.record, Location(file, *decl.mark))
             for file, decl in pairs
         ]
         declared.sort(key=_record_order)
@@ -70,7 +70,7 @@ def merge_results(results: Sequence[tuple[str, FileResult]], locator: KeyLocator
 
 
 def _record_order(declared: DeclaredRecord) -> tuple[str, str]:
-    return declared.record.label, declared.record.external_id
+    return declared.label, declared.external_id
 
 
 def _merge_catalog(

@@ -6,17 +6,36 @@ is also stored whole, keyed by its spec digest (every file's path and content ke
 loader-version namespace. Only the latest load is kept: it is as large as the specs.
 
 The store is a :class:`~reconciler.spec.cache.ContentCache`, so the snapshot is authenticated with
-the user's secret like every other cache line (a committed or forged one is a miss), and what it
-holds is validated again through the models on the way in.
+the user's secret like every other cache line (a committed or forged one is a miss). What it holds
+is validated again on the way in, as types (strings, numbers, ``pass``/``fail``), not as the
+spec's own limits: only this code, after a full load that checked every limit, can have written
+a line that authenticates. The limits pydantic checks natively (lengths in code points, the
+score's range, the verdict's values) are checked, the UTF-16 count is not.
+
+Records are stored as rows, not objects: the record's fields, then an index into the list of
+file names (stored once) and the line and column. Rows are rebuilt as
+:class:`~reconciler.model.DeclaredRecord` tuples with labels, verdicts and file names shared,
+which is what keeps the desired state of a large estate small in memory.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import TypeAdapter
+from pydantic import Field, StringConstraints, TypeAdapter
 
-from reconciler.model import CatalogEntry, DeclaredRecord
+from reconciler.model import (
+    EXTERNAL_ID_MAX,
+    LABEL_MAX,
+    NOTE_MAX,
+    CatalogEntry,
+    DeclaredRecord,
+    shared_verdict,
+)
 from reconciler.spec.cache import ContentCache
 
 __all__ = ["SNAPSHOT_FAMILY", "Snapshots"]
@@ -26,12 +45,25 @@ SNAPSHOT_FAMILY = "specstate"
 Catalog = dict[str, CatalogEntry]
 Conversations = dict[str, tuple[DeclaredRecord, ...]]
 
-
-# [catalog, conversations], validated in one native pass from the stored JSON text: faster
-# than json.loads and then validate_python.
-_STORED = TypeAdapter(tuple[Catalog, Conversations])
+#: externalId, label, verdict, score, note, metricId, adopt, file index, line, column. The spec's
+#: limits that pydantic checks natively are checked again (a snapshot written by this code meets
+#: them); the UTF-16 count, a Python function per string, is not: see the module docstring.
+_Row = tuple[
+    Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX)],
+    Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX)],
+    Literal["pass", "fail"] | None,
+    Annotated[int | float, Field(ge=0, le=100)] | None,
+    Annotated[str, StringConstraints(max_length=NOTE_MAX)] | None,
+    str | None,
+    bool,
+    int,
+    int,
+    int,
+]
+# [catalog, files, {conversation: [row, ...]}], validated in one native pass from the stored
+# JSON text: faster than json.loads and then validate_python.
+_STORED = TypeAdapter(tuple[Catalog, list[str], dict[str, list[_Row]]])
 _CATALOG = TypeAdapter(Catalog)
-_CONVERSATIONS = TypeAdapter(Conversations)
 
 
 class Snapshots:
@@ -46,16 +78,51 @@ class Snapshots:
         if stored is None:
             return None
         try:
-            found: tuple[Catalog, Conversations] = _STORED.validate_json(stored)
-        except ValueError:
+            catalog, files, rows = _STORED.validate_json(stored)
+            return catalog, _rebuild(files, rows)
+        except (ValueError, IndexError):
             return None  # damaged or from an incompatible writer: load the usual way
-        return found
 
     def put(self, digest: str, catalog: Catalog, conversations: Conversations) -> None:
         """Store a successful load (replacing the previous one)."""
-        payload = b"[%b,%b]" % (
-            _CATALOG.dump_json(catalog, exclude_unset=True),
-            _CONVERSATIONS.dump_json(conversations, exclude_unset=True),
-        )
-        self._store.put_json(digest, payload.decode())
+        files, rows = _rows(conversations)
+        body = json.dumps([files, rows], ensure_ascii=False, separators=(",", ":"))
+        payload = "[" + _CATALOG.dump_json(catalog, exclude_unset=True).decode() + "," + body[1:]
+        self._store.put_json(digest, payload)
         self._store.save()
+
+
+def _rows(conversations: Conversations) -> tuple[list[str], dict[str, list[list[object]]]]:
+    """Each record as a row, its file as an index into one list of file names."""
+    files: dict[str, int] = {}
+    rows: dict[str, list[list[object]]] = {}
+    for conversation_id, declared in conversations.items():
+        rows[conversation_id] = [
+            [*d[1:8], files.setdefault(d.file, len(files)), d.line, d.column] for d in declared
+        ]
+    return list(files), rows
+
+
+def _rebuild(files: list[str], rows: Mapping[str, list[_Row]]) -> Conversations:
+    """DeclaredRecords from rows, with repeated strings shared (see DeclaredRecord)."""
+    intern = sys.intern
+    names = [intern(name) for name in files]
+    return {
+        cid: tuple(
+            DeclaredRecord(
+                cid,
+                ext,
+                intern(label),
+                shared_verdict(verdict),
+                score,
+                note,
+                metric,
+                adopt,
+                names[f],
+                line,
+                col,
+            )
+            for ext, label, verdict, score, note, metric, adopt, f, line, col in declared
+        )
+        for cid, declared in rows.items()
+    }

@@ -68,7 +68,7 @@ class _Specs:
     def state(self) -> DesiredState:
         conversations = {
             cid: tuple(
-                DeclaredRecord(
+                DeclaredRecord.of(
                     cid,
                     MetricRecord(external_id=r.external_id, label=r.label, score=r.score),
                     Location(r.file, line, 7),

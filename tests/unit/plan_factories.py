@@ -28,7 +28,7 @@ def declared(
     values.update(fields)
     if "verdict" not in values and "score" not in values:
         values["verdict"] = "pass"
-    return DeclaredRecord(
+    return DeclaredRecord.of(
         conversation_id=cid,
         record=MetricRecord.model_validate(values),
         location=Location("specs/a.yaml", line, 7),

@@ -37,7 +37,7 @@ AGENT = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 def _declared(conversation: str, label: str, ext: str, **fields: Any) -> DeclaredRecord:
     record = MetricRecord.model_validate({"label": label, "externalId": ext, **fields})
-    return DeclaredRecord(conversation, record, Location("specs/qa.yaml", 3))
+    return DeclaredRecord.of(conversation, record, Location("specs/qa.yaml", 3))
 
 
 def _desired(*records: DeclaredRecord) -> DesiredState:

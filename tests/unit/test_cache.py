@@ -435,10 +435,15 @@ def test_a_forged_stat_index_entry_is_ignored(
 
 
 def _score_85_to(value: int) -> Callable[[Any], Any]:
+    """Every stored record row (externalId, label, verdict, score, ...) with score 85."""
+
     def edit(snapshot: Any) -> Any:
-        text = json.dumps(snapshot)
-        assert '"score": 85' in text
-        return json.loads(text.replace('"score": 85', f'"score": {value}'))
+        _catalog, _files, conversations = snapshot
+        rows = [row for records in conversations.values() for row in records if row[3] == 85]
+        assert rows
+        for row in rows:
+            row[3] = value
+        return snapshot
 
     return edit
 

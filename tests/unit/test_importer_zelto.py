@@ -68,7 +68,7 @@ def test_records_that_cannot_be_specs_are_errors() -> None:
 
 def test_declared_elsewhere_is_left_alone() -> None:
     declared = [
-        DeclaredRecord(
+        DeclaredRecord.of(
             CONV,
             MetricRecord(external_id="qa-1", label="Empathy", score=1),
             Location("specs/team.yaml", 3, 7),

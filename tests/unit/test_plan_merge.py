@@ -149,7 +149,7 @@ def _estate(size: int) -> tuple[DesiredState, CurrentState]:
     for n in range(size):
         cid = str(uuid.UUID(int=n * 7907 + 3))
         record = MetricRecord(external_id=f"qa-{n}", label="Empathy", score=n % 100, note="x")
-        declared[cid] = (DeclaredRecord(cid, record, Location("specs/a.yaml", n + 1, 5)),)
+        declared[cid] = (DeclaredRecord.of(cid, record, Location("specs/a.yaml", n + 1, 5)),)
         remote = []
         if n % 3:  # exists; every other one differs
             remote.append(_remote(cid, n, f"qa-{n}", "Empathy", n % 100 + (n % 2)))

@@ -85,7 +85,7 @@ METRIC_B = "9a6a1c1e-5f7d-4c1a-9b1e-2f4d8c9e7a11"
 
 def _rec(conversation: str, line: int, **fields: object) -> DeclaredRecord:
     record = MetricRecord.model_validate(fields)
-    return DeclaredRecord(conversation, record, Location("specs/qa.yaml", line, 7))
+    return DeclaredRecord.of(conversation, record, Location("specs/qa.yaml", line, 7))
 
 
 def _state(
@@ -115,7 +115,7 @@ def test_restrict_keeps_only_the_named_conversations() -> None:
 def test_a_moved_record_is_not_a_change() -> None:
     moved = _state(
         *(
-            DeclaredRecord(r.conversation_id, r.record, Location("specs/other.yaml", 99, 1))
+            DeclaredRecord.of(r.conversation_id, r.record, Location("specs/other.yaml", 99, 1))
             for records in BEFORE.conversations.values()
             for r in records
         )

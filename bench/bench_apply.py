@@ -32,8 +32,8 @@ from _common import server_cpu_seconds  # bench/ is on sys.path
 from reconciler import ApplyReport, Workspace
 from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
 from reconciler.emulator.store import Store
-from reconciler.model import fingerprint
 from reconciler.plan.fields import RecordFields
+from reconciler.plan.fingerprint import fingerprint
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 PER_CONVERSATION = 4

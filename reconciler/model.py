@@ -13,11 +13,10 @@ docs/semantics.md §6).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NamedTuple
 from uuid import UUID
@@ -52,7 +51,6 @@ __all__ = [
     "compared_declared",
     "compared_remote",
     "effective_metric_id",
-    "fingerprint",
     "inherits_agent_metric",
     "normalise_score",
     "normalise_uuid",
@@ -411,9 +409,3 @@ def compared_declared(
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept. Used for digests."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def fingerprint(records: Iterable[RemoteRecord]) -> str:
-    """sha256 of a conversation's remote records' compared fields, independent of order."""
-    rows = sorted(canonical_json(compared_remote(r)) for r in records)
-    return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from reconciler.applier.report import ApplyReport, RecordResult, RecordStatus, RequestCounts
 from reconciler.errors import ApiError, ApplyError, AuthError, StalePlanError
-from reconciler.model import RemoteRecord, compared_remote, fingerprint
+from reconciler.model import RemoteRecord, compared_remote
+from reconciler.plan.fingerprint import fingerprint
 from reconciler.plan.model import Change, ConversationPlan, Plan
 from reconciler.plan.planner import upsert_key
 from reconciler.plan.staleness import what_changed

@@ -21,8 +21,13 @@ __all__ = [
     "RecordFields",
     "as_masked",
     "field_diffs",
+    "mask_diffs",
+    "mask_fields",
     "mask_value",
 ]
+
+
+_COMPARED = frozenset(COMPARED_FIELDS)
 
 
 class Masked(StrictModel):
@@ -128,3 +133,30 @@ def field_diffs(before: RecordFields | None, after: RecordFields | None) -> tupl
         if (old := before.value(name) if before is not None else None)
         != (new := after.value(name) if after is not None else None)
     )
+
+
+def mask_fields(fields: RecordFields | None, sensitive: frozenset[str]) -> RecordFields | None:
+    """Replace sensitive values by their digests: a plan shows that they change, not what."""
+    if fields is None or not sensitive:
+        return fields
+    return fields.replaced(
+        {name: mask_value(fields.value(name)) for name in sorted(sensitive & _COMPARED)}
+    )
+
+
+def mask_diffs(diffs: tuple[FieldDiff, ...], sensitive: frozenset[str]) -> tuple[FieldDiff, ...]:
+    """Diffs are computed on the real values, then masked; masked equal values stay equal."""
+    if not sensitive:
+        return diffs
+    return tuple(
+        FieldDiff(field=d.field, before=_masked_json(d.before), after=_masked_json(d.after))
+        if d.field in sensitive
+        else d
+        for d in diffs
+    )
+
+
+def _masked_json(value: Any) -> Any:
+    """The JSON form of a masked value, so a saved plan reads back to an equal plan."""
+    masked = mask_value(value)
+    return masked.model_dump(mode="json") if masked is not None else None

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.contract.zelto import UPSERT_KEY
 from reconciler.model import (
-    COMPARED_FIELDS,
     CatalogEntry,
     DeclaredRecord,
     DesiredState,
@@ -34,9 +32,9 @@ from reconciler.model import (
     compared_declared,
     compared_remote,
     effective_metric_id,
-    fingerprint,
 )
-from reconciler.plan.fields import FieldDiff, RecordFields, field_diffs, mask_value
+from reconciler.plan.fields import RecordFields, field_diffs, mask_diffs, mask_fields
+from reconciler.plan.fingerprint import fingerprint
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 
 __all__ = [
@@ -48,9 +46,6 @@ __all__ = [
     "plan_conversation",
     "upsert_key",
 ]
-
-
-_COMPARED = frozenset(COMPARED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -361,7 +356,7 @@ def _remote_only(
         action=action,
         label=record.label,
         external_id=record.external_id,
-        before=_mask_fields(before, rules.sensitive),
+        before=mask_fields(before, rules.sensitive),
         remote_id=record.id,
         message=message,
     )
@@ -389,37 +384,10 @@ def _change(
         action=action,
         label=item.label,
         external_id=item.external_id,
-        before=_mask_fields(before, rules.sensitive),
-        after=_mask_fields(wanted, rules.sensitive),
-        diff=_mask_diffs(diff, rules.sensitive),
+        before=mask_fields(before, rules.sensitive),
+        after=mask_fields(wanted, rules.sensitive),
+        diff=mask_diffs(diff, rules.sensitive),
         source=str(item.location),
         remote_id=holder.id if holder is not None else None,
         message=message,
     )
-
-
-def _mask_fields(fields: RecordFields | None, sensitive: frozenset[str]) -> RecordFields | None:
-    """Replace sensitive values by their digests: a plan shows that they change, not what."""
-    if fields is None or not sensitive:
-        return fields
-    return fields.replaced(
-        {name: mask_value(fields.value(name)) for name in sorted(sensitive & _COMPARED)}
-    )
-
-
-def _mask_diffs(diffs: tuple[FieldDiff, ...], sensitive: frozenset[str]) -> tuple[FieldDiff, ...]:
-    """Diffs are computed on the real values, then masked; masked equal values stay equal."""
-    if not sensitive:
-        return diffs
-    return tuple(
-        FieldDiff(field=d.field, before=_masked_json(d.before), after=_masked_json(d.after))
-        if d.field in sensitive
-        else d
-        for d in diffs
-    )
-
-
-def _masked_json(value: Any) -> Any:
-    """The JSON form of a masked value, so a saved plan reads back to an equal plan."""
-    masked = mask_value(value)
-    return masked.model_dump(mode="json") if masked is not None else None

@@ -18,7 +18,8 @@ from plan_factories import (
     remote,
 )
 
-from reconciler.model import CatalogEntry, fingerprint
+from reconciler.model import CatalogEntry
+from reconciler.plan.fingerprint import fingerprint
 from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.plan.planner import make_plan
 

@@ -254,7 +254,10 @@ class FastServer:
         if not parent.poll(_START_TIMEOUT_SECONDS):
             self.process.kill()
             raise RuntimeError("the fast server did not start")
-        message = parent.recv()
+        try:
+            message = parent.recv()
+        except EOFError:
+            message = ("error", f"it exited first (exit code {self.process.exitcode})")
         if message[0] != "ready":
             self.process.join(5)
             raise RuntimeError(f"the fast server could not start: {message[1]}")

@@ -24,7 +24,8 @@ loading the specs); ``read s`` the first to the last read; ``after s`` the rest 
 closing); ``wall s`` the whole call; the floor is requests ÷ in flight × latency (perfect
 pipelining); ``vs naive`` the naive row's wall ÷ this one's; ``srv µs/req`` the server's CPU per
 request; ``srv CPU`` its CPU ÷ the wall (100 % = the server is the limit); ``cli CPU s`` the
-plan process's CPU. The naive row's peak RSS is not comparable (it still loads every spec file).
+plan process's CPU. The naive row's peak RSS and CPU are not comparable (it still loads every
+spec file), so its CPU is not shown.
 Goals (issue 15): 25,000 conversations warm ≤ 1.3× floor, cold ≤ 2.0×, ≤ 250 MB; 100,000 cold
 ≤ 50 s, warm ≤ 40 s, ≤ 600 MB.
 
@@ -160,7 +161,7 @@ def measure(kind: str, work: Path, args: argparse.Namespace) -> tuple[list[Row],
     # Its reads only, scaled: the slice's loading would otherwise be counted x scale.
     naive = Row(f"{kind}: naive, sequential reads, x{scale:g}", 1, 0.0, got["read"] * scale,
                 0.0, round(got["requests"] * scale), got["server_cpu"] * scale,
-                got["cpu"] * scale, got["peak_mb"])  # fmt: skip
+                float("nan"), got["peak_mb"])  # fmt: skip
     return rows, naive
 
 
@@ -178,7 +179,9 @@ def print_table(rows: list[Row], naive: Row, latency: float) -> None:
             f"{row.name:<42} {row.load:>6.1f} {row.read:>6.1f} {row.after:>7.1f} {row.wall:>6.1f} "
             f"{row.requests:>8} {floor:>7.1f} {row.wall / floor:>7.2f} "
             f"{naive.wall / row.wall:>7.1f}x {row.server_cpu / row.requests * 1e6:>10.0f} "
-            f"{row.server_cpu / row.wall:>7.0%} {row.client_cpu:>9.1f} {row.peak_mb:>7.0f}"
+            f"{row.server_cpu / row.wall:>7.0%} {row.client_cpu:>9.1f} {row.peak_mb:>7.0f}".replace(
+                " nan ", "   - "
+            )
         )
 
 

@@ -122,11 +122,19 @@ class ConversationPlan(StrictModel):
         return tuple(c for c in self.changes if c.is_write)
 
     def count(self) -> Counter[Action]:
-        counts = Counter(c.action for c in self.changes)
-        counts[Action.NOOP] += self.noop
+        counts: Counter[Action] = Counter()
+        self.tally(counts)
+        return counts
+
+    def tally(self, counts: Counter[Action]) -> None:
+        """Add this conversation's records to ``counts``, by action: every change, the
+        unchanged records, and one error for a conversation that could not be read."""
+        if self.changes:
+            counts.update(c.action for c in self.changes)
+        if self.noop:
+            counts[Action.NOOP] += self.noop
         if self.error is not None:
             counts[Action.ERROR] += 1
-        return counts
 
 
 class Summary(StrictModel):
@@ -146,7 +154,7 @@ class Summary(StrictModel):
     def of(cls, conversations: tuple[ConversationPlan, ...]) -> Summary:
         total: Counter[Action] = Counter()
         for conversation in conversations:
-            total.update(conversation.count())
+            conversation.tally(total)
         return cls(**{a.value: total[a] for a in Action})
 
     @property

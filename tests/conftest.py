@@ -19,9 +19,13 @@ EmulatorFactory = Callable[..., RunningEmulator]
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The spec cache's per-user secret goes to a test folder, never the real ~/.cache."""
+    """The spec cache's per-user secret goes to a test folder, never the real ~/.cache; the
+    suite's own CI key or pull-request event (a fork's run turns the cache off) does not reach
+    the tests, which set their own."""
     patch = pytest.MonkeyPatch()
     patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    for name in ("RECONCILER_CACHE_KEY", "GITHUB_EVENT_NAME", "CI_MERGE_REQUEST_SOURCE_PROJECT_ID"):
+        patch.delenv(name, raising=False)
     yield
     patch.undo()
 

@@ -6,21 +6,27 @@ version: new content or new loader code simply misses. The store is one line-ori
 much as the parse it saves. Writing is atomic (:func:`reconciler.files.write_atomically`), and a
 cache that cannot be written is only a slower run, so write failures are swallowed on purpose.
 
-Each line is authenticated with an HMAC under a per-user secret kept *outside* the repository
-(``$XDG_CACHE_HOME/reconciler/cache.key``, mode 0600; a key file that is not the user's own 0600
-file is refused). The cache sits in the working tree, and ``plan`` and ``apply`` read it: without
-the secret, a pull request could commit a cache entry that maps an innocent-looking spec file's
-hash to other records, and CD would apply what no reviewer saw. A line that is damaged, edited,
-or written under another secret is a miss, never trusted. The folder itself is checked by
-:func:`reconciler.files.ensure_state_dir` (a real folder of the user's, never a symlink).
+Each line is authenticated with an HMAC under a secret kept *outside* the repository: the
+per-user key file (``$XDG_CACHE_HOME/reconciler/cache.key``, mode 0600; a key file that is not the
+user's own 0600 file is refused), or in CI a key derived from the ``RECONCILER_CACHE_KEY`` secret
+(:mod:`reconciler.spec.cachekey`). :func:`cache_secret` is the one place that decides which, and
+whether this run may use the cache at all (not for a pull request from a fork). The cache sits
+in the working tree (in CI, restored by ``actions/cache``), and ``plan`` and ``apply`` read it:
+without the secret, a pull request could commit or save a cache entry that maps an
+innocent-looking spec file's hash to other records, and CD would apply what no reviewer saw. A
+line that is damaged, edited, or written under another secret is a miss, never trusted. The
+folder itself is checked by :func:`reconciler.files.ensure_state_dir` (a real folder of the
+user's, never a symlink).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -32,8 +38,9 @@ from reconciler.files import (
     read_regular,
     write_atomically,
 )
+from reconciler.spec.cachekey import CACHE_KEY_ENV, ci_refusal, derive_key, parse_cache_key
 
-__all__ = ["MAX_ENTRIES", "ContentCache", "content_key", "user_secret"]
+__all__ = ["MAX_ENTRIES", "ContentCache", "cache_secret", "content_key", "user_secret"]
 
 #: Entries of earlier runs are kept (a run over a subset must not evict the rest) while the
 #: store holds fewer lines than this; a run's own entries are always kept.
@@ -42,11 +49,46 @@ MAX_ENTRIES = 20_000
 MAX_STORE_BYTES = 1 << 30
 _SUFFIX = ".jsonl"
 _SECRET_BYTES = 32
+#: Where the note goes that a run does not use the cache; with no logging configured (the
+#: command line) Python prints it on stderr, an embedding program routes it like its own.
+_log = logging.getLogger(__name__)
 
 
 def content_key(data: bytes) -> str:
     """The cache key of some content."""
     return hashlib.sha256(data).hexdigest()
+
+
+def cache_secret() -> bytes | None:
+    """The secret that authenticates cache lines for this run; None means no cache (cold, and
+    nothing written). Every cache goes through here.
+
+    - a pull request from a fork (:func:`~reconciler.spec.cachekey.ci_refusal`): None, with one
+      note why; the key is not even looked at;
+    - ``RECONCILER_CACHE_KEY`` set (not empty: CI gives an empty value for a secret a run may not
+      have): the key derived from it; a malformed value is a ConfigError naming the variable;
+    - else the per-user key file (:func:`user_secret`).
+    """
+    refusal = ci_refusal(os.environ)
+    if refusal is not None:
+        _note(refusal)
+        return None
+    value = os.environ.get(CACHE_KEY_ENV, "")
+    if value.strip():
+        return _derived(value)
+    return user_secret()
+
+
+@functools.cache
+def _derived(value: str) -> bytes:
+    """Parsed and derived once per process (a load opens three stores)."""
+    return derive_key(parse_cache_key(value))
+
+
+@functools.cache
+def _note(refusal: str) -> None:
+    """Once per process and reason: a load opens three stores, the user needs to read it once."""
+    _log.warning("note: the spec cache is off for this run: %s; every spec file is parsed", refusal)
 
 
 def _secret_path() -> Path:
@@ -105,7 +147,7 @@ class ContentCache:
 
     ``family`` names what is cached (``specs``); ``version`` the code that produced it. Saving
     removes the family's files of other versions, and never touches other families. ``secret``
-    defaults to :func:`user_secret`; without one the cache stays empty and writes nothing.
+    defaults to :func:`cache_secret`; without one the cache stays empty and writes nothing.
     ``max_entries`` (default :data:`MAX_ENTRIES`) bounds how many entries of earlier runs are kept;
     a family of large values (a whole merged load) keeps only what the run used.
     """
@@ -119,7 +161,7 @@ class ContentCache:
         secret: bytes | None = None,
         max_entries: int | None = None,
     ) -> None:
-        self._secret = secret if secret is not None else user_secret()
+        self._secret = secret if secret is not None else cache_secret()
         self._max_entries = max_entries
         self.directory = directory
         self.family = family

@@ -45,7 +45,9 @@ NODE24_MAJORS = {
 }
 #: Files that show workflow steps to copy: the Action, the examples, and the docs' snippets.
 USES_IN = [ACTION, *WORKFLOWS, ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@v(\d+)")
+#: owner/name of each action used, and its major; a sub-action (actions/cache/save) counts as its
+#: repository (actions/cache).
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@v(\d+)")
 OWN = re.compile(r"[\w.-]+/reconciler$")
 # actionlint's own defaults for shellcheck on run: scripts (rhysd/actionlint, rule_shellcheck.go):
 # ${{ }} becomes underscores, and these warnings do not apply to generated snippets.

@@ -25,8 +25,10 @@ Two rules hold on both wires (docs/security.md):
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import os
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -142,6 +144,36 @@ def _too_large(limit: int) -> str:
     return f"the response body is over {limit:,} bytes (the cap on a response; not read further)"
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi), built once per process: loading the bundle
+    took 0.3 s of client CPU, and every session (each plan's reads, each apply) paid it."""
+    return httpx.create_ssl_context(verify=True)
+
+
+def answered(
+    status: int, headers: list[tuple[bytes, bytes]], content: bytes, reason: bytes
+) -> httpx.Response:
+    """An ``httpx.Response`` whose (decoded, capped) body is already in hand.
+
+    ``httpx.Response(content=...)`` re-encodes the body as a stream, adds a ``Content-Length`` and
+    reads the stream back through its decoders: 70 µs a response, about a tenth of the client's
+    CPU per request at 64 in flight (py-spy, docs/performance.md). Given the stream, httpx does
+    none of that; the body is then set where ``Response.read()`` keeps what it read, so
+    ``.content``, ``.text`` and ``.json()`` behave as after a read
+    (``tests/unit/test_http_wire.py`` compares the two with httpx's own).
+    """
+    response = httpx.Response(
+        status,
+        headers=headers,
+        stream=httpx.ByteStream(content),
+        extensions={"reason_phrase": reason},
+    )
+    response._content = content  # what read() stores; httpx is pinned in constraints.txt
+    response.is_stream_consumed = response.is_closed = True
+    return response
+
+
 def _query(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
     """Query pairs in order; a list or tuple value repeats its parameter (``ids=a&ids=b``): the
     list encoding is an assumption kept in the Siro registry (``list_encoding``)."""
@@ -160,14 +192,18 @@ class AiohttpWire:
     TLS verification uses httpx's default context (certifi), as with httpx itself. A proxy from
     ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` is looked up once for the endpoint's host
     (aiohttp's ``trust_env`` looks it up on every request: measured 2.5× the client CPU). Bodies
-    are not decompressed by aiohttp: ``httpx.Response`` decodes them by ``Content-Encoding``.
+    are not decompressed by aiohttp: :func:`decode_body` does it, capped.
+
+    aiohttp keeps no timers of its own: the session bounds every attempt as a whole (connect,
+    send, read) with ``asyncio.timeout`` (``HttpSession._send``), and aiohttp's ``total`` timeout
+    with the same value only armed and cancelled two more timers per request. A caller of this
+    wire outside the session must bound its sends itself.
     """
 
     def __init__(
         self,
         *,
         connections: int,
-        timeout_seconds: float,
         headers: Mapping[str, str],
         max_body_bytes: int,
         proxy: str | None = None,
@@ -175,15 +211,13 @@ class AiohttpWire:
         self._proxy = proxy
         self._limit = max_body_bytes
         self._connections = connections
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None)
         self._headers = dict(headers)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the running event loop.
-        connector = aiohttp.TCPConnector(
-            limit=self._connections, ssl=httpx.create_ssl_context(verify=True)
-        )
+        connector = aiohttp.TCPConnector(limit=self._connections, ssl=_tls_context())
         # No default headers: aiohttp copies them onto the proxy's CONNECT request.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, auto_decompress=False
@@ -215,11 +249,11 @@ class AiohttpWire:
         ) as answer:
             raw = await self._read(answer)
             content = decode_body(raw, answer.headers.get("Content-Encoding", ""), self._limit)
-            return httpx.Response(
+            return answered(
                 answer.status,
-                headers=[h for h in answer.raw_headers if h[0].lower() not in _BODY_HEADERS],
-                content=content,
-                extensions={"reason_phrase": (answer.reason or "").encode()},
+                [h for h in answer.raw_headers if h[0].lower() not in _BODY_HEADERS],
+                content,
+                (answer.reason or "").encode(),
             )
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
@@ -310,7 +344,6 @@ def open_wire(
     if transport is None and name == "aiohttp":
         return AiohttpWire(
             connections=connections,
-            timeout_seconds=timeout_seconds,
             headers=headers,
             max_body_bytes=max_body_bytes,
             proxy=env_proxy(base_url),

@@ -49,6 +49,8 @@ class Row:
     write_cpu: float
     server_cpu: float
     verify_wall: float
+    half_wall: float = 0.0
+    p99_wall: float = 0.0
     extrapolated_from: int | None = None
 
     @property
@@ -75,18 +77,34 @@ def make_plan(target: str, conversation_ids: list[str], writes: int, score: int)
     return Plan.build(target=target, spec_digest="sha256:bench", conversations=conversations)
 
 
-def _apply(workspace: Workspace, plan: Plan, concurrency: int) -> tuple[ApplyReport, float, float]:
-    """The report, and the wall and CPU time at which the last write finished."""
-    marks = [0.0, 0.0]
+@dataclass
+class Marks:
+    """When the write phase reached half, 99 % and all of its writes (wall s from the start), and
+    its CPU time: a tail that stalls shows as ``last`` far beyond ``2 x half``."""
+
+    half: float = 0.0
+    p99: float = 0.0
+    last: float = 0.0
+    cpu: float = 0.0
+
+
+def _apply(workspace: Workspace, plan: Plan, concurrency: int) -> tuple[ApplyReport, Marks]:
+    """The report, and when the writes reached half, 99 % and all of the plan."""
+    marks = Marks()
     wall0, cpu0 = time.perf_counter(), time.process_time()
 
     def progress(done: int, total: int) -> None:
+        now = time.perf_counter() - wall0
+        if done == total // 2:
+            marks.half = now
+        if done == total * 99 // 100:
+            marks.p99 = now
         if done == total:
-            marks[:] = [time.perf_counter() - wall0, time.process_time() - cpu0]
+            marks.last, marks.cpu = now, time.process_time() - cpu0
 
     # No freshness check: the bench measures writes; every conversation starts empty anyway.
     report = workspace.apply(plan, concurrency=concurrency, check_fresh=False, progress=progress)
-    return report, marks[0], marks[1]
+    return report, marks
 
 
 def measure(
@@ -101,7 +119,8 @@ def measure(
 ) -> Row:
     emulator.set_faults(faults)
     wall0, server0 = time.perf_counter(), server_cpu_seconds()
-    report, write_wall, write_cpu = _apply(workspace, plan, concurrency)
+    report, marks = _apply(workspace, plan, concurrency)
+    write_wall = marks.last
     total_wall = time.perf_counter() - wall0
     server = (server_cpu_seconds() - server0) / total_wall
     if not report.ok:
@@ -114,9 +133,11 @@ def measure(
         writes=round(writes * scale),
         attempts=round(report.requests.attempts * scale),
         write_wall=write_wall * scale,
-        write_cpu=write_cpu / write_wall,
+        write_cpu=marks.cpu / write_wall,
         server_cpu=server,
         verify_wall=(total_wall - write_wall) * scale,
+        half_wall=marks.half * scale,
+        p99_wall=marks.p99 * scale,
         extrapolated_from=writes if extrapolate_to else None,
     )
 
@@ -140,7 +161,8 @@ def print_table(rows: list[Row], latency: float) -> None:
     naive = rows[0].write_wall
     header = (
         f"{'run':<30} {'conc':>4} {'writes':>6} {'attempts':>8} {'wall s':>7} {'POST/s':>7} "
-        f"{'floor s':>7} {'x floor':>7} {'CPU':>5} {'server':>6} {'verify s':>8} {'vs naive':>8}"
+        f"{'floor s':>7} {'x floor':>7} {'half s':>6} {'99% s':>6} {'CPU':>5} {'us/att':>6} "
+        f"{'server':>6} {'verify s':>8} {'vs naive':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -149,10 +171,16 @@ def print_table(rows: list[Row], latency: float) -> None:
         print(
             f"{row.name:<30} {row.concurrency:>4} {row.writes:>6} {row.attempts:>8} "
             f"{row.write_wall:>7.1f} {row.rate:>7.0f} {floor:>7.1f} "
-            f"{row.write_wall / floor:>7.2f} {row.write_cpu:>5.0%} {row.server_cpu:>6.0%} "
+            f"{row.write_wall / floor:>7.2f} {row.half_wall:>6.1f} {row.p99_wall:>6.1f} "
+            f"{row.write_cpu:>5.0%} {row.write_cpu * row.write_wall / row.attempts * 1e6:>6.0f} "
+            f"{row.server_cpu:>6.0%} "
             f"{row.verify_wall:>8.1f} "
             f"{naive / row.write_wall:>7.1f}x"
         )
+    print(
+        "'half s' / '99% s': when half and 99 % of the writes had their outcome (a steady pipe "
+        "reaches all at about 2 x half); 'us/att': client CPU per attempt"
+    )
     for row in rows:
         if row.extrapolated_from:
             print(

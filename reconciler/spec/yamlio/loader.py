@@ -49,6 +49,7 @@ __all__ = [
     "MAX_NODES",
     "c_parser_in_use",
     "load_yaml",
+    "precheck",
 ]
 
 #: Files above this size are refused before parsing: a 50 MB file costs the C loader ~1 GB.
@@ -116,10 +117,7 @@ def load_yaml(
     data: bytes, file: str, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "spec files"
 ) -> YamlDocument:
     """Parse one YAML document safely. Raises SpecError with every located problem found."""
-    if len(data) > max_bytes:
-        raise SpecError([_size_issue(file, len(data), max_bytes)])
-    text = _decode(data, file)
-    _check_printable(text, file)
+    text = precheck(data, file, max_bytes)
     if not _depth_is_bounded(data) or _MAYBE_ANCHOR.search(data) or data.count(b"!") > _MANY_TAGS:
         _scan_events(data, file, what)
     loader = _Loader(data)
@@ -139,6 +137,18 @@ def load_yaml(
     if walker.issues:
         raise SpecError(walker.issues)
     return YamlDocument(file=file, data=value, root=root)
+
+
+def precheck(data: bytes, file: str, max_bytes: int) -> str:
+    """The checks before any parsing (size, UTF-8, YAML's printable set); the decoded text.
+
+    Shared with the fast path (:mod:`.plain`), so both refuse the same bytes the same way.
+    """
+    if len(data) > max_bytes:
+        raise SpecError([_size_issue(file, len(data), max_bytes)])
+    text = _decode(data, file)
+    _check_printable(text, file)
+    return text
 
 
 def _size_issue(file: str, size: int, limit: int) -> Issue:

@@ -36,8 +36,10 @@ __all__ = [
     "explain_spec_error",
     "key_location",
     "location",
+    "result_json",
     "result_to_json",
     "results_from_json",
+    "results_from_json_text",
 ]
 
 Mark = tuple[int, int]
@@ -295,12 +297,24 @@ def key_location(file: str, data: bytes, decl: RecordDecl, key: str) -> Location
     return doc.key_location(loc)
 
 
+_RESULT = TypeAdapter(FileResult)
 _RESULTS = TypeAdapter(list[FileResult])
 
 
 def result_to_json(result: FileResult) -> Any:
     """A JSON-safe form of a valid file's result, for the cache."""
     return _RESULTS.dump_python([result], mode="json", exclude_unset=True)[0]
+
+
+def result_json(result: FileResult) -> bytes:
+    """:func:`result_to_json` as compact JSON text (UTF-8, not ASCII-escaped), in one native
+    pass: what the cache stores, and how worker processes send results back."""
+    return _RESULT.dump_json(result, exclude_unset=True)
+
+
+def results_from_json_text(text: bytes) -> list[FileResult]:
+    """:func:`results_from_json` of a JSON array's text, parsed and validated in one pass."""
+    return _RESULTS.validate_json(text)
 
 
 def results_from_json(stored: Sequence[Any]) -> list[FileResult]:

@@ -37,7 +37,7 @@ from reconciler.spec.document import (
     RecordDecl,
     key_location,
     location,
-    result_to_json,
+    result_json,
     results_from_json,
 )
 from reconciler.spec.parallel import PARALLEL_MIN_BYTES, Outcome, Source
@@ -284,7 +284,7 @@ def _load_all(
     for i, outcome in zip(todo, checked, strict=True):
         outcomes[i] = outcome
         if cache is not None and isinstance(outcome, FileResult):
-            cache.put(specs[i].key, result_to_json(outcome))
+            cache.put_json(specs[i].key, result_json(outcome).decode())
     if cache is not None:
         cache.save()
     valid: list[tuple[str, FileResult]] = []

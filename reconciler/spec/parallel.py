@@ -12,9 +12,15 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple
 
 from reconciler.errors import Issue, SpecError
-from reconciler.spec.document import FileResult, check_file
+from reconciler.spec.document import (
+    FileResult,
+    check_file,
+    result_json,
+    results_from_json_text,
+)
 
 __all__ = ["PARALLEL_MIN_BYTES", "Outcome", "Source", "check_all", "fork_context"]
 
@@ -24,6 +30,16 @@ _BATCHES_PER_WORKER = 4
 
 Source = tuple[str, bytes]
 Outcome = FileResult | tuple[Issue, ...]
+
+
+class _Again(NamedTuple):
+    """A valid result that has no JSON text (not expected): checked again in this process."""
+
+    source: Source
+
+
+#: What a worker sends back per file: a valid result's JSON text, its issues, or _Again.
+_Shipped = bytes | tuple[Issue, ...] | _Again
 
 
 def _check_one(source: Source, max_bytes: int) -> Outcome:
@@ -38,6 +54,40 @@ def _check_batch(batch: list[Source], max_bytes: int) -> list[Outcome]:
     return [_check_one(source, max_bytes) for source in batch]
 
 
+def _check_batch_as_json(batch: list[Source], max_bytes: int) -> list[_Shipped]:
+    """A worker's answer: each valid result as its JSON text (see :func:`_results_back`)."""
+    shipped: list[_Shipped] = []
+    for source, outcome in zip(batch, _check_batch(batch, max_bytes), strict=True):
+        if isinstance(outcome, FileResult):
+            try:
+                shipped.append(result_json(outcome))
+            except ValueError:
+                shipped.append(_Again(source))
+        else:
+            shipped.append(outcome)
+    return shipped
+
+
+def _results_back(shipped: list[_Shipped], max_bytes: int) -> list[Outcome]:
+    """A worker's answers as results, the valid ones rebuilt in one native validation.
+
+    Pickling a result's models across the process boundary cost more than checking the file
+    (~20 µs per record to send, ~15 to receive, the receiving serially in this process); the JSON
+    text costs ~4 to make and the same to read back, and the cache stores that same text.
+    """
+    texts = [item for item in shipped if isinstance(item, bytes)]
+    results = iter(results_from_json_text(b"[" + b",".join(texts) + b"]"))
+    outcomes: list[Outcome] = []
+    for item in shipped:
+        if isinstance(item, bytes):
+            outcomes.append(next(results))
+        elif isinstance(item, _Again):
+            outcomes.append(_check_one(item.source, max_bytes))
+        else:
+            outcomes.append(item)
+    return outcomes
+
+
 def check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
     """Check files, over several processes when there is enough work to pay for them."""
     workers = _worker_count()
@@ -49,8 +99,9 @@ def check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
     batches = [sources[i : i + size] for i in range(0, len(sources), size)]
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = pool.map(_check_batch, batches, [max_bytes] * len(batches))
-            return [outcome for batch in results for outcome in batch]
+            answers = pool.map(_check_batch_as_json, batches, [max_bytes] * len(batches))
+            # Each batch is rebuilt as it arrives, while the workers check the next ones.
+            return [outcome for batch in answers for outcome in _results_back(batch, max_bytes)]
     except (OSError, BrokenProcessPool):
         # No processes available (sandbox, limits): the same work, serially.
         return _check_batch(sources, max_bytes)

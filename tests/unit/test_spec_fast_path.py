@@ -10,6 +10,7 @@ keys (test_spec_fuzz), both in valid specs and in random spec-like documents, se
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 from test_spec_fuzz import KEYS, TRICKY, spec_like  # tests/unit is on sys.path
@@ -17,6 +18,7 @@ from test_spec_fuzz import KEYS, TRICKY, spec_like  # tests/unit is on sys.path
 from reconciler.errors import SpecError
 from reconciler.spec import document
 from reconciler.spec.document import FileResult, check_file, result_to_json
+from reconciler.spec.parallel import PARALLEL_MIN_BYTES, check_all, fork_context
 from reconciler.spec.yamlio import DEFAULT_MAX_BYTES, load_yaml
 from reconciler.spec.yamlio.plain import load_plain
 
@@ -173,3 +175,32 @@ def test_the_fast_path_agrees_with_the_located_path_on_fuzzed_inputs(kind: str) 
         _agree(data)
         fast_taken += load_plain(data, FILE) is not None
     assert fast_taken > 100  # the comparison exercised the fast path, not only its refusals
+
+
+def test_results_back_from_worker_processes_are_the_serial_results_in_every_detail() -> None:
+    # Workers send results back as JSON text: which keys were set must survive (the cache
+    # stores results with exclude_unset), not only the values.
+    sources = [(f"team/{i:03d}.yaml", _worker_spec(i)) for i in range(300)]
+    assert sum(len(data) for _file, data in sources) > PARALLEL_MIN_BYTES
+    if fork_context() is None:  # a thread left running by another test: no fork here
+        pytest.skip(f"threads alive: {[t.name for t in threading.enumerate()]}")
+    parallel = check_all(sources, DEFAULT_MAX_BYTES)
+    serial = [
+        _outcome(data, lambda _f, d, file=file: check_file(file, d)) for file, data in sources
+    ]
+    assert [_as_outcome(outcome) for outcome in parallel] == serial
+    assert serial[123][0] == "issues" and serial[0][0] == "result"
+
+
+def _worker_spec(i: int) -> bytes:
+    text = VALID.replace("qa-", f"qa-{i}-") + "    adopt: false\n" + "# padding\n" * 400
+    if i == 123:
+        text = text.replace("score: 85", "score: 185")
+    return text.encode()
+
+
+def _as_outcome(outcome: object) -> object:
+    if isinstance(outcome, FileResult):
+        return _outcome(b"", lambda _file, _data: outcome)
+    assert isinstance(outcome, tuple)
+    return ("issues", [(str(i.location), i.message, i.path) for i in outcome])

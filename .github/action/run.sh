@@ -29,9 +29,9 @@ is_fork_pull_request() {
   [[ -n "${GITHUB_EVENT_PATH:-}" && -f "${GITHUB_EVENT_PATH}" ]] || return 1
   python - "$GITHUB_EVENT_PATH" <<'PY'
 import json, sys
+from reconciler.spec.cachekey import from_fork
 event = json.load(open(sys.argv[1], encoding="utf-8"))
-head = (event.get("pull_request") or {}).get("head") or {}
-sys.exit(0 if (head.get("repo") or {}).get("fork") else 1)
+sys.exit(0 if "pull_request" in event and from_fork(event) else 1)
 PY
 }
 

@@ -142,14 +142,27 @@ def _github_refusal(environ: Mapping[str, str]) -> str | None:
         if not isinstance(run, dict) or run.get("event") not in _PULL_REQUEST_EVENTS:
             return None  # a run of a push or a schedule: the repository's own code
     else:
-        pull = payload.get("pull_request")
-        head = _dig(pull, "head", "repo")
-        base = _dig(pull, "base", "repo")
+        if not from_fork(payload):
+            return None
+        head = _dig(payload, "pull_request", "head", "repo")
+        base = None
     if _same_repository(head, base):
         return None
     name = head.get("full_name") if isinstance(head, dict) else None
     who = f" ({name})" if isinstance(name, str) and name.isprintable() else ""
     return f"a pull request from a fork{who} is not trusted with the spec cache"
+
+
+def from_fork(payload: object) -> bool:
+    """Whether a ``pull_request`` event's payload comes from another repository than its base.
+
+    The one test of "is this pull request a fork's": the spec cache refuses such runs, and the
+    Action does not try to comment with their read-only token (``.github/action/run.sh`` asks
+    this function). ``head.repo.fork`` would not do: it is also true for every pull request of
+    a repository that is itself a fork.
+    """
+    pull = _dig(payload, "pull_request")
+    return not _same_repository(_dig(pull, "head", "repo"), _dig(pull, "base", "repo"))
 
 
 def _dig(value: object, *keys: str) -> object:

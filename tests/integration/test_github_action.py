@@ -97,7 +97,14 @@ def _action(
     for name in ("summary.md", "output"):
         (runner / name).unlink(missing_ok=True)
     event = runner / "event.json"
-    payload = {"number": 5, "pull_request": {"number": 5, "head": {"repo": {"fork": fork}}}}
+    # A repository that is itself a fork (fork: true) opening a pull request on itself; a
+    # fork's pull request comes from another repository (another id).
+    base = {"id": 1, "full_name": REPO, "fork": True}
+    head = {"id": 2, "full_name": "someone/fork", "fork": True} if fork else base
+    payload = {
+        "number": 5,
+        "pull_request": {"number": 5, "head": {"repo": head}, "base": {"repo": base}},
+    }
     event.write_text(json.dumps(payload), encoding="utf-8")
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

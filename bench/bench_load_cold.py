@@ -48,6 +48,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_plan import PER_CONVERSATION, write_specs  # bench/ is on sys.path
 from ruamel.yaml.cyaml import CParser
 
 from reconciler.model import SpecDocument
@@ -59,7 +60,7 @@ from reconciler.spec.yamlio import DEFAULT_MAX_BYTES, load_yaml
 from reconciler.spec.yamlio.plain import load_plain
 
 HERE = Path(__file__).resolve().parent
-PER_CONVERSATION = 4
+#: Conversations per generated file (the tables in docs/performance.md were measured so).
 PER_FILE = 200
 FLOOR = "floor: libyaml events"
 OLD_WHOLE = "old path, no cache (baseline)"
@@ -73,19 +74,7 @@ def generate(folder: Path, count: int) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(15)
     ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(count)]
-    for start in range(0, count, PER_FILE):
-        lines = ["conversations:"]
-        for n in range(start, min(start + PER_FILE, count)):
-            lines.append(f"  {ids[n]}:")
-            for k in range(PER_CONVERSATION):
-                verdict = "pass" if (n + k) % 3 else "fail"
-                lines += [
-                    f"    - externalId: qa-{n}-{k}",
-                    f"      label: Label {k}",
-                    f"      verdict: {verdict}",
-                    f"      score: {(n * 7 + k) % 101}",
-                ]
-        (folder / f"batch-{start // PER_FILE:04d}.yaml").write_text("\n".join(lines) + "\n")
+    write_specs(folder, ids, PER_FILE)
     return count * PER_CONVERSATION
 
 

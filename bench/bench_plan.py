@@ -77,9 +77,16 @@ def seed(db: Path, specs: Path, count: int) -> list[str]:
     finally:
         store.close()
     specs.mkdir(parents=True)
-    for start in range(0, count, PER_FILE):
+    write_specs(specs, ids)
+    return ids
+
+
+def write_specs(specs: Path, ids: list[str], per_file: int = PER_FILE) -> None:
+    """Spec files declaring exactly the records :func:`seed` puts in the emulator for ``ids``,
+    ``per_file`` conversations a file."""
+    for start in range(0, len(ids), per_file):
         lines = ["conversations:"]
-        for n in range(start, min(start + PER_FILE, count)):
+        for n in range(start, min(start + per_file, len(ids))):
             lines.append(f"  {ids[n]}:")
             for k in range(PER_CONVERSATION):
                 verdict = "pass" if (n + k) % 3 else "fail"
@@ -89,8 +96,7 @@ def seed(db: Path, specs: Path, count: int) -> list[str]:
                     f"      verdict: {verdict}",
                     f"      score: {(n * 7 + k) % 101}",
                 ]
-        (specs / f"batch-{start // PER_FILE:04d}.yaml").write_text("\n".join(lines) + "\n")
-    return ids
+        (specs / f"batch-{start // per_file:04d}.yaml").write_text("\n".join(lines) + "\n")
 
 
 def engine(emulator: RunningEmulator, workdir: Path, state: Path) -> Workspace:

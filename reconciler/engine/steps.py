@@ -12,7 +12,6 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reconciler.applier import Applier, ApplyReport, RecordResult
@@ -25,7 +24,6 @@ from reconciler.remote.zelto import ReadResult, ZeltoClient
 
 __all__ = [
     "STOP_POLL_SECONDS",
-    "Decided",
     "ProgressCallback",
     "StopSignal",
     "UnreadableCallback",
@@ -101,11 +99,12 @@ async def read_and_plan(
     desired: DesiredState,
     planner: Planner,
     *,
+    scope: str | None = None,
     progress: ProgressCallback | None = None,
     on_unreadable: UnreadableCallback | None = None,
-) -> Decided:
-    """Read what Zelto holds for every conversation of ``desired`` and decide each one as soon
-    as it is read (failures are recorded, not raised).
+) -> Plan:
+    """Read what Zelto holds for every conversation of ``desired``, decide each one as soon as
+    it is read (failures are recorded, not raised), and return the plan of them all.
 
     Only the decisions are kept: a conversation's remote records are dropped once it is
     decided, so memory follows the decisions (mostly a count of unchanged records), not the
@@ -134,19 +133,13 @@ async def read_and_plan(
         await stream_current(
             ZeltoClient(session), desired, on_state, on_read=on_read if watching else None
         )
-    return Decided(
-        conversations=[plan for plan, _managed in decided.values()],
+    return planner.finish(
+        [plan for plan, _managed in decided.values()],
+        target=endpoint.name,
+        spec_digest=desired.spec_digest,
         existing_managed=sum(managed for _plan, managed in decided.values()),
+        scope=scope,
     )
-
-
-@dataclass(frozen=True)
-class Decided:
-    """What :func:`read_and_plan` keeps: every conversation's decisions, and how many remote
-    records this repository manages (the apply safety threshold)."""
-
-    conversations: list[ConversationPlan]
-    existing_managed: int
 
 
 async def write_plan(

@@ -279,22 +279,16 @@ class Workspace:
             adopt_all=adopt,
             sensitive=config.sensitive,
         )
-        decided = run_sync(
+        return run_sync(
             read_and_plan(
                 endpoint,
                 settings,
                 desired,
                 planner,
+                scope=label,
                 progress=progress,
                 on_unreadable=on_unreadable,
             )
-        )
-        return planner.finish(
-            decided.conversations,
-            target=endpoint.name,
-            spec_digest=desired.spec_digest,
-            existing_managed=decided.existing_managed,
-            scope=label,
         )
 
     # --- import -----------------------------------------------------------------------------

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 __all__ = ["RawServer", "http_answer", "raw_server"]
 
-#: Builds the raw HTTP answer (status line, headers, body) for the request head it was sent.
-Answer = Callable[[bytes], bytes]
+#: Builds the raw HTTP answer (status line, headers, body) for the request head it was sent: all
+#: at once, or as chunks sent one after the other (a slow peer).
+Answer = Callable[[bytes], bytes | Iterable[bytes]]
 
 
 @dataclass
@@ -55,7 +56,9 @@ def _serve(listener: socket.socket, server: RawServer, answer: Answer) -> None:
             try:
                 head = _read_head(conn)
                 server.heads.append(head)
-                conn.sendall(answer(head))
+                answered = answer(head)
+                for chunk in [answered] if isinstance(answered, bytes) else answered:
+                    conn.sendall(chunk)
             except OSError:
                 pass  # the client gave up first: what it sent is recorded already
 

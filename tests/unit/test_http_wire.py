@@ -4,9 +4,6 @@ body, and the attempt bounded by the session alone once aiohttp keeps no timers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -16,6 +13,7 @@ import pytest
 from reconciler.errors import ApiError
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
 from reconciler.remote.http.wire import answered
+from tests.fakes.hostile import raw_server
 
 TOKEN = "zk_test_SECRET_0123456789"
 
@@ -48,33 +46,19 @@ def test_an_answered_response_reads_like_httpx_own(status: int, body: bytes, rea
         assert ours.json() == theirs.json()
 
 
+def _trickle(_head: bytes) -> Iterator[bytes]:
+    """The headers at once, then one body byte every 50 ms until the client goes away (a
+    slow-loris answer no timeout per read would ever end)."""
+    yield b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+    while True:
+        time.sleep(0.05)
+        yield b" "
+
+
 @pytest.fixture
 def trickling_url() -> Iterator[str]:
-    """A server that answers the headers at once, then one body byte every 50 ms, forever
-    (a slow-loris answer no timeout per read would ever end)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stopping = threading.Event()
-
-    def serve() -> None:
-        while not stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-                while not stopping.is_set():
-                    conn.sendall(b" ")
-                    time.sleep(0.05)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stopping.set()
-    thread.join()
-    listener.close()
+    with raw_server(_trickle) as server:
+        yield server.url
 
 
 def test_a_trickling_answer_is_cut_at_the_timeout(trickling_url: str) -> None:

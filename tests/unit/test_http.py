@@ -363,7 +363,7 @@ def test_timeouts_are_retried_then_reported(emulator: Any) -> None:
     assert error.transient and "Traceback" not in str(error)
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "httpx"])
 def test_an_unreachable_host_is_reported_in_one_line(transport: str) -> None:
     with socket.socket() as sock:  # a loopback port that nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -538,7 +538,7 @@ def untrusted_tls_url(tmp_path: Path) -> Iterator[str]:
     listener.close()
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "httpx"])
 def test_an_untrusted_certificate_is_refused_without_retrying(
     untrusted_tls_url: str, transport: str
 ) -> None:
@@ -642,7 +642,7 @@ def test_stop_during_a_backoff_wakes_it_and_does_not_retry(emulator: Any) -> Non
     assert _gets(emulator) == 1
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "httpx"])
 def test_a_host_name_that_does_not_resolve_is_final(
     transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

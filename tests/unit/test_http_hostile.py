@@ -36,7 +36,7 @@ from reconciler.remote.zelto import ZeltoClient
 from tests.fakes.hostile import http_answer, raw_server
 
 TOKEN = "zk_live_Q7fR2xPz9LmN4vB8kT1wY6cD3sA5eH0j"
-TRANSPORTS = ["aiohttp", "httpx"]
+TRANSPORTS = ["direct", "aiohttp", "httpx"]
 #: How much faster than real time the bad-minute test runs the default retry policy.
 SCALE = 4
 

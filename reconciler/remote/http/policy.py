@@ -46,7 +46,7 @@ __all__ = [
 #: the Zelto registry (``transient_statuses``), which Siro's client shares.
 TRANSIENT_STATUSES: frozenset[int] = ZELTO_TRANSIENT_STATUSES
 
-TransportName = Literal["aiohttp", "httpx"]
+TransportName = Literal["direct", "aiohttp", "httpx"]
 #: The default cap on a response body, decoded: far above any listing the clients read (a
 #: conversation's metrics, a page of comments), far below what would exhaust memory.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -120,7 +120,7 @@ class HttpSettings:
     retry_after_cap_seconds: float = 60.0
     #: An overall deadline for all the work (``--deadline``), shared by every session.
     deadline: Deadline | None = None
-    transport: TransportName = "aiohttp"
+    transport: TransportName = "direct"
     max_response_bytes: int = MAX_RESPONSE_BYTES
     #: Adapt in-flight requests and the start rate to 429s and latency (limiter.py), under the
     #: configured concurrency and requests_per_second; False keeps both fixed.

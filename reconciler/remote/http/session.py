@@ -72,7 +72,8 @@ from reconciler.remote.http.retry import (
     pause,
 )
 from reconciler.remote.http.urls import request_url
-from reconciler.remote.http.wire import BodyTooLargeError, open_wire
+from reconciler.remote.http.wire import BodyTooLargeError
+from reconciler.remote.http.wiring import open_wire
 
 __all__ = ["HttpSession"]
 

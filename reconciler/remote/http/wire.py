@@ -47,7 +47,10 @@ __all__ = [
     "decode_body",
     "encode_json",
     "env_proxy",
+    "query_pairs",
     "read_capped",
+    "tls_context",
+    "too_large",
 ]
 
 #: Headers the wire replaces: the body is handed on decoded, so its encoding and length change.
@@ -109,7 +112,7 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     else:
         raise BodyTooLargeError(f"the body is in an encoding we did not ask for ({name})")
     if len(decoded) > limit:
-        raise BodyTooLargeError(_too_large(limit))
+        raise BodyTooLargeError(too_large(limit))
     return decoded
 
 
@@ -123,7 +126,7 @@ def _inflate(raw: bytes, name: str, limit: int) -> bytes:
         except zlib.error:
             continue
         if len(decoded) > limit or inflater.unconsumed_tail:
-            raise BodyTooLargeError(_too_large(limit))
+            raise BodyTooLargeError(too_large(limit))
         return decoded
     raise BodyTooLargeError(f"the {name} body does not decompress")
 
@@ -135,17 +138,17 @@ async def read_capped(pieces: AsyncIterator[bytes], limit: int) -> bytes:
     async for piece in pieces:
         size += len(piece)
         if size > limit:
-            raise BodyTooLargeError(_too_large(limit))
+            raise BodyTooLargeError(too_large(limit))
         kept.append(piece)
     return b"".join(kept)
 
 
-def _too_large(limit: int) -> str:
+def too_large(limit: int) -> str:
     return f"the response body is over {limit:,} bytes (the cap on a response; not read further)"
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """httpx's default verifying context (certifi), built once per process: loading the bundle
     took 0.3 s of client CPU, and every session (each plan's reads, each apply) paid it."""
     return httpx.create_ssl_context(verify=True)
@@ -174,7 +177,7 @@ def answered(
     return response
 
 
-def _query(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
+def query_pairs(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
     """Query pairs in order; a list or tuple value repeats its parameter (``ids=a&ids=b``): the
     list encoding is an assumption kept in the Siro registry (``list_encoding``)."""
     if not params:
@@ -217,7 +220,7 @@ class AiohttpWire:
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the running event loop.
-        connector = aiohttp.TCPConnector(limit=self._connections, ssl=_tls_context())
+        connector = aiohttp.TCPConnector(limit=self._connections, ssl=tls_context())
         # No default headers: aiohttp copies them onto the proxy's CONNECT request.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, auto_decompress=False
@@ -241,7 +244,7 @@ class AiohttpWire:
         async with session.request(
             method,
             url,
-            params=_query(params),
+            params=query_pairs(params),
             data=body,
             headers=headers,
             allow_redirects=False,
@@ -263,7 +266,7 @@ class AiohttpWire:
         if declared is not None and declared <= self._limit:
             return await answer.read()  # the parser stops at the declared length
         if declared is not None:
-            raise BodyTooLargeError(_too_large(self._limit))
+            raise BodyTooLargeError(too_large(self._limit))
         return await read_capped(answer.content.iter_any(), self._limit)
 
     async def aclose(self) -> None:
@@ -303,7 +306,7 @@ class TransportWire:
         request = httpx.Request(
             method,
             url,
-            params=_query(params),
+            params=query_pairs(params),
             json=json,
             headers={**self._headers, **credentials},
             extensions=self._extensions,
@@ -327,30 +330,3 @@ class TransportWire:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
-
-
-def open_wire(
-    name: str,
-    transport: httpx.AsyncBaseTransport | None,
-    *,
-    base_url: str,
-    connections: int,
-    timeout_seconds: float,
-    headers: Mapping[str, str],
-    max_body_bytes: int,
-) -> Wire:
-    """The wire a session sends through: aiohttp's pool (the measured default), httpx's pool,
-    or a given httpx transport (tests use one for faults no server produces)."""
-    if transport is None and name == "aiohttp":
-        return AiohttpWire(
-            connections=connections,
-            headers=headers,
-            max_body_bytes=max_body_bytes,
-            proxy=env_proxy(base_url),
-        )
-    if transport is None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        transport = httpx.AsyncHTTPTransport(limits=limits, verify=True)
-    return TransportWire(
-        transport, timeout_seconds=timeout_seconds, headers=headers, max_body_bytes=max_body_bytes
-    )

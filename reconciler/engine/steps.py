@@ -14,6 +14,11 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+try:
+    import uvloop
+except ImportError:  # Windows: pyproject.toml installs uvloop everywhere else
+    uvloop = None  # type: ignore[assignment]
+
 from reconciler.applier import Applier, ApplyReport, RecordResult
 from reconciler.model import DesiredState
 from reconciler.plan.model import ConversationPlan, Plan
@@ -59,7 +64,8 @@ def run_sync(step: Coroutine[Any, Any, T]) -> T:
 
 
 def _run_boxed(step: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(step)``, except that the loop's main task returns nothing.
+    """``asyncio.run(step)`` (on uvloop's loop where installed), except that the loop's main
+    task returns nothing.
 
     On Python 3.11, ``asyncio.run`` ends by asking ``signal.getsignal`` about its SIGINT handler,
     which builds the repr of a ``partial`` holding the main task, and so the repr of the task's
@@ -71,8 +77,16 @@ def _run_boxed(step: Coroutine[Any, Any, T]) -> T:
     async def main() -> None:
         box.append(await step)
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main())
     return box[0]
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed: the reading phase of a large plan is bound by
+    the client's CPU per request, and uvloop's loop and transports take less of it than
+    asyncio's (docs/performance.md, "The direct wire"). None: asyncio's own loop."""
+    return uvloop.new_event_loop if uvloop is not None else None
 
 
 class StopSignal(threading.Event):

@@ -54,3 +54,14 @@ def test_a_failing_step_raises_its_own_error() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         run_sync(failing())
+
+
+def test_steps_run_on_uvloop_where_it_is_installed() -> None:
+    """The reading phase of a large plan is bound by the client's CPU per request, which uvloop's
+    loop lowers (docs/performance.md); every step goes through run_sync, the one place."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def loop_type() -> type[asyncio.AbstractEventLoop]:
+        return type(asyncio.get_running_loop())
+
+    assert run_sync(loop_type()) is uvloop.Loop

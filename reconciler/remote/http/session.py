@@ -5,8 +5,7 @@ or once any response was a 401, nothing new starts), a *slot* and then the *pace
 :class:`~reconciler.remote.http.limiter.Limiter`: at most ``concurrency`` in flight and at most
 ``requests_per_second``, both lowered while the server throttles or slows), then the wire. A
 request waiting out a retry's backoff holds no slot; once it has waited, it queues again at the
-head of the line.
- Transient failures (connect errors, timeouts, dropped connections, 408/425/429/5xx
+head of the line. Transient failures (connect errors, timeouts, dropped connections, 408/425/429/5xx
 gateways) are retried with exponential backoff and full jitter, honouring ``Retry-After``, for
 ``retry_seconds`` after the request's first attempt, within the session's deadline
 (:mod:`~reconciler.remote.http.retry` decides); everything else becomes an
@@ -19,10 +18,9 @@ credential, so once it is refused no other request can succeed, and a request qu
 slot must not go out (it raises RequestStoppedError, never sent). Requests already on the wire
 still finish.
 
-Transport: callers get ``httpx.Response`` objects and the policy's errors. Underneath, httpx's
-default connection pool is CPU-bound at ~150 req/s once 32+ requests are in flight
-(encode/httpx#3215); ``bench/bench_transport.py`` measured the alternatives, and aiohttp's pool
-won (see :mod:`reconciler.remote.http.wire` and docs/performance.md).
+Transport: callers get ``httpx.Response`` objects and the policy's errors; the wire underneath
+is chosen once per session by :func:`~reconciler.remote.http.wiring.open_wire` (measured in
+docs/performance.md).
 
 Credentials live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, travel
 per request (never as a default header, which aiohttp would copy onto a proxy's CONNECT), and

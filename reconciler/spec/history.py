@@ -12,18 +12,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import Issue, Location, ReconcilerError, SpecError
-from reconciler.files import read_regular, write_atomically
+from reconciler.files import read_regular
 from reconciler.model import DesiredState, normalise_uuid
 from reconciler.spec import load_spec_sources, load_specs
+from reconciler.spec.cache import ContentCache
 from reconciler.spec.delta import RemovedRecord, differing_conversations, removed_records
 from reconciler.spec.discovery import SPEC_SUFFIXES
 from reconciler.spec.yamlio import DEFAULT_MAX_BYTES, load_yaml
@@ -39,9 +38,10 @@ __all__ = [
 
 #: How many of the spec paths' most recent commits a plan reads for retired conversations.
 DEFAULT_HISTORY_COMMITS = 100
-#: blob id -> the conversations that version of a spec file declared (blobs never change).
-_HISTORY_CACHE = "history-conversations.json"
-_HISTORY_CACHE_MAX_BYTES = 64 * 1024 * 1024
+#: blob id -> the conversations that version of a spec file declared (blobs never change): a
+#: family of the spec cache's folder (``history-v1.jsonl``).
+_HISTORY_FAMILY = "history"
+_HISTORY_VERSION = "v1"
 
 
 class GitError(ReconcilerError):
@@ -273,14 +273,16 @@ def retired_conversations(
         top, "log", f"-n{max_commits}", "--format=", "--raw", "-z", "--root", "--no-abbrev",
         "--no-renames", "--", *pathspecs,
     )  # fmt: skip
-    blobs = _spec_blobs(log, pathspecs)
-    cached = _read_history_cache(cache_dir)
-    known = {blob: cached[blob] for blob in blobs if blob in cached}
-    missing = sorted(blobs - set(known))
+    blobs = sorted(_spec_blobs(log, pathspecs))
+    cache = _history_cache(cache_dir)
+    known = _cached_blobs(cache, blobs)
+    missing = [blob for blob in blobs if blob not in known]
     for blob, data in zip(missing, _cat_file(top, missing), strict=True):
         known[blob] = _declared_conversations(blob, data)
-    if missing or len(known) != len(cached):
-        _write_history_cache(cache_dir, known)
+        if cache is not None:
+            cache.put(blob, known[blob])
+    if cache is not None:
+        cache.save()  # only when something is new (a read-only checkout: parsed again next time)
     declared = {cid for ids in known.values() for cid in ids}
     return frozenset(declared - {normalise_uuid(c) or c for c in current})
 
@@ -311,26 +313,23 @@ def _declared_conversations(blob: str, data: bytes) -> list[str]:
     return sorted({normalise_uuid(str(cid)) or "" for cid in conversations} - {""})
 
 
-def _read_history_cache(cache_dir: Path | None) -> dict[str, list[str]]:
+def _history_cache(cache_dir: Path | None) -> ContentCache | None:
+    """Blob id -> the conversations it declares, in the spec cache's folder and under its
+    rules: every line authenticated by the cache's key (:func:`~reconciler.spec.cache.cache_secret`,
+    refused in a fork's pull request), so a planted line cannot add conversations to a full
+    plan's reads (whose records with our externalIds would show as orphans) or hide retired ones.
+    Only this run's blobs are kept (``max_entries=0``): the window's, so it never outgrows it."""
     if cache_dir is None:
+        return None
+    return ContentCache(cache_dir, _HISTORY_FAMILY, _HISTORY_VERSION, max_entries=0)
+
+
+def _cached_blobs(cache: ContentCache | None, blobs: Sequence[str]) -> dict[str, list[str]]:
+    if cache is None:
         return {}
-    try:
-        data, _ = read_regular(cache_dir / _HISTORY_CACHE, _HISTORY_CACHE_MAX_BYTES)
-        loaded = json.loads(data)
-    except (OSError, ValueError):
-        return {}  # missing or damaged: parse again
-    if not isinstance(loaded, dict):
-        return {}
+    found = zip(blobs, cache.get_many(list(blobs)), strict=True)
     return {
         blob: ids
-        for blob, ids in loaded.items()
+        for blob, ids in found
         if isinstance(ids, list) and all(isinstance(i, str) for i in ids)
     }
-
-
-def _write_history_cache(cache_dir: Path | None, known: dict[str, list[str]]) -> None:
-    """Only the blobs of the current window are kept, so the cache never outgrows it."""
-    if cache_dir is None:
-        return
-    with contextlib.suppress(OSError):  # a read-only checkout: the next run parses again
-        write_atomically(cache_dir / _HISTORY_CACHE, json.dumps(known, sort_keys=True))

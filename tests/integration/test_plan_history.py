@@ -94,9 +94,27 @@ def test_a_removed_conversation_is_read_and_its_records_are_orphans(project: _Pr
     assert result.exit_code == 0, result.output
     assert _orphans(json.loads(result.stdout)) == [(C2, "qa-2")]
     assert "1 conversation that earlier commits declared" in result.stderr
-    cache = project.repo / ".reconciler" / "cache" / "history-conversations.json"
+    cache = project.repo / ".reconciler" / "cache" / "history-v1.jsonl"
     assert C2 in cache.read_text(encoding="utf-8")  # each version is parsed once, then cached
     assert _orphans(project.plan()) == [(C2, "qa-2")]
+
+
+def test_a_planted_history_line_adds_no_conversation_to_read(project: _Project) -> None:
+    """The history cache says which conversations a full plan reads besides the declared ones;
+    a line someone else wrote (a restored CI cache, a committed file) must not add one. Each
+    line is authenticated like the spec cache's: an edited payload or a made-up digest is a miss,
+    and the blob is parsed from git again."""
+    c3 = "33333333-3333-4333-8333-333333333333"
+    project.emulator.store.add_conversation(c3)
+    project.plan()
+    cache = project.repo / ".reconciler" / "cache" / "history-v1.jsonl"
+    lines = cache.read_text(encoding="utf-8").splitlines()
+    planted = [line.replace(f'"{C2}"]', f'"{C2}","{c3}"]') for line in lines]
+    planted.append("0" * 40 + "\t" + "f" * 32 + f'\t["{c3}"]')
+    cache.write_text("\n".join(planted) + "\n", encoding="utf-8")
+    assert planted != lines
+    read = {conversation["id"] for conversation in project.plan()["conversations"]}
+    assert read == {C1, C2}
 
 
 def test_history_is_bounded_by_a_number_of_commits(project: _Project) -> None:

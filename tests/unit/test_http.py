@@ -4,15 +4,10 @@ over real HTTP against the emulator."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import pickle
 import random
-import shutil
 import socket
-import ssl
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,7 +33,9 @@ from reconciler.remote.http import (
 )
 from reconciler.remote.http.limiter import PACE_TOLERANCE_SECONDS
 from reconciler.remote.http.messages import describe_transport_error, server_message
-from reconciler.remote.http.wire import env_proxy
+from reconciler.remote.http.wire import env_proxy, tls_context
+from tests.fakes.hostile import http_answer
+from tests.fakes.tls import make_certificate, tls_server
 
 TOKEN = "zk_test_SECRET_0123456789"
 
@@ -504,38 +501,31 @@ def test_a_cancelled_caller_does_not_tear_its_post_in_half(emulator: Any) -> Non
 @pytest.fixture
 def untrusted_tls_url(tmp_path: Path) -> Iterator[str]:
     """A real TLS server on loopback whose self-signed certificate no client trusts."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("needs the openssl command to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stopping = threading.Event()
+    with tls_server(*make_certificate(tmp_path)) as url:
+        yield url
 
-    def serve() -> None:
-        while not stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.settimeout(2)
-                context.wrap_socket(conn, server_side=True).close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
-    stopping.set()
-    thread.join()
-    listener.close()
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "httpx"])
+def test_a_private_ca_named_by_ssl_cert_file_is_trusted(
+    tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TLS-inspecting proxy or a private deployment: ``SSL_CERT_FILE`` names the CA to trust
+    instead of certifi's bundle. It is also the one test of a whole exchange over TLS."""
+    cert, key = make_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    endpoint_settings = HttpSettings(max_attempts=1, transport=transport)  # type: ignore[arg-type]
+    tls_context.cache_clear()  # built once per process, from the environment of that moment
+
+    async def run(url: str) -> list[bytes]:
+        endpoint = Endpoint(url=url, token=Secret(TOKEN), name="private")
+        async with HttpSession(endpoint, endpoint_settings) as session:
+            return [(await session.request("GET", "/v1/agents")).content for _ in range(2)]
+
+    try:
+        with tls_server(cert, key, lambda head: http_answer("200 OK", b'{"data": []}')) as url:
+            assert asyncio.run(run(url)) == [b'{"data": []}'] * 2
+    finally:
+        tls_context.cache_clear()
 
 
 @pytest.mark.parametrize("transport", ["direct", "aiohttp", "httpx"])

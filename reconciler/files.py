@@ -23,6 +23,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
@@ -167,18 +168,23 @@ def _check_file(target: Path) -> None:
         )
 
 
-def stage_beside(target: Path, data: bytes, *, private: bool = False) -> Path:
+def stage_beside(target: Path, data: bytes | Iterable[bytes], *, private: bool = False) -> Path:
     """Write ``data`` to a new temp file in ``target``'s folder, flushed to disk; return its path.
 
     Renaming it over ``target`` (``os.replace``) then replaces the file atomically. The mode is
     the replaced file's, else 0644 (0600 when ``private``): mkstemp's 0600 would make every
-    rewritten spec private. Raises OSError (the temp file removed) when the disk refuses.
+    rewritten spec private. ``data`` may come in pieces (the spec cache's lines), so that a
+    large file is never one more copy in memory. Raises OSError (the temp file removed) when
+    the disk refuses.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(name, _mode_for(target, private))
@@ -199,9 +205,14 @@ def _mode_for(target: Path, private: bool) -> int:
 
 
 def write_atomically(
-    path: Path, data: bytes | str, *, root: Path | None = None, private: bool = False
+    path: Path,
+    data: bytes | str | Iterable[bytes],
+    *,
+    root: Path | None = None,
+    private: bool = False,
 ) -> Path:
-    """Check ``path`` (:func:`writable_target`), then replace it atomically with ``data``.
+    """Check ``path`` (:func:`writable_target`), then replace it atomically with ``data``
+    (text is written as UTF-8; bytes may come in pieces, see :func:`stage_beside`).
 
     Raises UnsafePathError before anything is written, or OSError when the disk refuses (the
     target is then unchanged and no temp file is left behind).

@@ -284,14 +284,17 @@ def _records(doc: YamlDocument, spec: SpecDocument) -> tuple[RecordDecl, ...]:
     return tuple(out)
 
 
-def key_location(file: str, data: bytes, decl: RecordDecl, key: str) -> Location:
-    """Where a record's ``key`` is written (the record's start when the key is absent)."""
-    fallback = location(file, decl.mark)
+def key_location(
+    file: str, data: bytes, key: str, *, conversation_id: str, position: int, mark: Mark
+) -> Location:
+    """Where ``key`` of the record at ``position`` in the conversation's list is written (the
+    record's start, ``mark``, when the key is absent)."""
+    fallback = location(file, mark)
     try:
         doc = load_yaml(data, file)
     except SpecError:
         return fallback
-    loc: Loc = ("conversations", decl.conversation_id, decl.position, key)
+    loc: Loc = ("conversations", conversation_id, position, key)
     if node_parent(doc.root, loc) is None:
         return fallback
     return doc.key_location(loc)

@@ -29,20 +29,19 @@ import ruamel.yaml
 
 from reconciler.errors import Issue, Location, SpecError
 from reconciler.files import FileRefusedError, read_regular, size_message
-from reconciler.model import DesiredState
+from reconciler.model import DeclaredRecord, DesiredState
 from reconciler.spec.cache import ContentCache, content_key
 from reconciler.spec.discovery import discover_pairs
 from reconciler.spec.document import (
     FileResult,
-    RecordDecl,
     key_location,
     location,
     result_json,
     results_from_json,
 )
-from reconciler.spec.parallel import PARALLEL_MIN_BYTES, Outcome, Source
+from reconciler.spec.parallel import PARALLEL_MIN_BYTES, Source
 from reconciler.spec.parallel import check_all as _check_all
-from reconciler.spec.rules import KeyLocator, merge_results
+from reconciler.spec.rules import FileRows, KeyLocator, compact, merge_results
 from reconciler.spec.snapshot import Snapshots
 from reconciler.spec.statindex import Stat, StatIndex, file_stat
 from reconciler.spec.yamlio import DEFAULT_MAX_BYTES
@@ -63,6 +62,10 @@ CACHE_FAMILY = "specs"
 #: A load that parsed at least this much YAML is stored whole (see ``_worth_a_snapshot``).
 SNAPSHOT_AFTER_BYTES = 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parents[1]
+#: Cache entries validated and made compact at a time, on a load the snapshot cannot answer.
+_CACHE_CHUNK = 64
+#: What the loader keeps of each file: its compact result, its problems, or None (not yet known).
+_Kept = FileRows | tuple[Issue, ...] | None
 #: Every source file of the installed package is part of the cache key (``loader_version``): a hand
 #: list of "the files that matter" silently goes stale when code moves, and a stale key is a cache
 #: that serves results of code that no longer exists.
@@ -266,6 +269,12 @@ def gc_paused() -> Iterator[None]:
 def _load_all(
     specs: list[_Spec], issues: list[Issue], caches: _Caches | None, max_bytes: int
 ) -> DesiredState:
+    """Each file's result from the cache or a check, kept compact as it comes; then the merge.
+
+    No file's validated models outlive its compact form (:func:`~reconciler.spec.rules.compact`):
+    at 400,000 records they were most of a cold load's peak memory when all were held until the
+    merge (``tests/unit/test_spec_memory.py``).
+    """
     specs.sort(key=lambda s: s.display.split("/"))
     digest = _digest((spec.display, spec.key) for spec in specs)
     files = tuple(spec.display for spec in specs)
@@ -275,30 +284,24 @@ def _load_all(
             catalog, conversations = whole
             return DesiredState(conversations, catalog, spec_digest=digest, files=files)
     cache = caches.results if caches is not None else None
-    outcomes = _from_cache(cache, [spec.key for spec in specs])
-    todo = _read_missing(
-        specs, [i for i, outcome in enumerate(outcomes) if outcome is None], issues
-    )
-    sources = [specs[i].source() for i in todo]
-    checked = _check_all(sources, max_bytes)
-    for i, outcome in zip(todo, checked, strict=True):
-        outcomes[i] = outcome
-        if cache is not None and isinstance(outcome, FileResult):
-            cache.put_json(specs[i].key, result_json(outcome).decode())
+    kept = _from_cache(cache, specs)
+    parsed = _check_missing(specs, kept, cache, max_bytes, issues)
     if cache is not None:
         cache.save()
-    valid: list[tuple[str, FileResult]] = []
-    for spec, final in zip(specs, outcomes, strict=True):
-        if isinstance(final, FileResult):
+    valid: list[tuple[str, FileRows]] = []
+    for spec, final in zip(specs, kept, strict=True):
+        if isinstance(final, FileRows):
             valid.append((spec.display, final))
         elif final is not None:
             issues.extend(final)
+    del kept
     merged = merge_results(valid, _locator(specs))
+    del valid
     issues.extend(merged.issues)
     if issues:
         raise SpecError(issues)
     digest = _digest((spec.display, spec.key) for spec in specs)  # keys of bytes read since
-    if caches is not None and _worth_a_snapshot(sum(len(source[1]) for source in sources)):
+    if caches is not None and _worth_a_snapshot(parsed):
         caches.snapshots.put(digest, merged.catalog, merged.conversations)
     return DesiredState(
         conversations=merged.conversations,
@@ -306,6 +309,27 @@ def _load_all(
         spec_digest=digest,
         files=files,
     )
+
+
+def _check_missing(
+    specs: list[_Spec],
+    kept: list[_Kept],
+    cache: ContentCache | None,
+    max_bytes: int,
+    issues: list[Issue],
+) -> int:
+    """Check the files the cache did not answer, each result made compact as it arrives (and
+    cached); returns how many bytes were parsed."""
+    todo = _read_missing(specs, [i for i, known in enumerate(kept) if known is None], issues)
+    sources = [specs[i].source() for i in todo]
+    for i, (outcome, text) in zip(todo, _check_all(sources, max_bytes), strict=True):
+        if isinstance(outcome, FileResult):
+            if cache is not None:
+                cache.put_json(specs[i].key, (text or result_json(outcome)).decode())
+            kept[i] = compact(specs[i].display, outcome)
+        else:
+            kept[i] = outcome
+    return sum(len(data) for _display, data in sources)
 
 
 def _worth_a_snapshot(parsed_bytes: int) -> bool:
@@ -342,31 +366,48 @@ def _locator(specs: list[_Spec]) -> KeyLocator:
     """Finds a record's key in its file again, only when a cross-file error needs the place."""
     by_file = {spec.display: spec for spec in specs}
 
-    def locate(file: str, decl: RecordDecl, key: str) -> Location:
+    def locate(record: DeclaredRecord, position: int, key: str) -> Location:
+        mark = (record.line, record.column)
         try:
-            _display, data = by_file[file].source()
+            _display, data = by_file[record.file].source()
         except OSError:
-            return location(file, decl.mark)
-        return key_location(file, data, decl, key)
+            return location(record.file, mark)
+        return key_location(
+            record.file,
+            data,
+            key,
+            conversation_id=record.conversation_id,
+            position=position,
+            mark=mark,
+        )
 
     return locate
 
 
-def _from_cache(cache: ContentCache | None, keys: list[str]) -> list[Outcome | None]:
-    """Cached results where present and sound; None marks a file to check."""
-    outcomes: list[Outcome | None] = [None] * len(keys)
+def _from_cache(cache: ContentCache | None, specs: list[_Spec]) -> list[_Kept]:
+    """Cached results where present and sound, compact; None marks a file to check.
+
+    Entries are validated a chunk at a time and made compact at once, so that a load of many
+    cached files (one file changed since the snapshot) does not hold every file's models.
+    """
+    kept: list[_Kept] = [None] * len(specs)
     if cache is None:
-        return outcomes
-    found = cache.get_many(keys)
-    hits = [(i, stored) for i, stored in enumerate(found) if stored is not None]
-    results: list[FileResult | None]
-    try:
-        results = list(results_from_json([stored for _i, stored in hits]))
-    except ValueError:
-        results = [_one_from_json(stored) for _i, stored in hits]  # find the damaged ones
-    for (i, _stored), result in zip(hits, results, strict=True):
-        outcomes[i] = result
-    return outcomes
+        return kept
+    found = cache.get_many([spec.key for spec in specs])
+    hits = [i for i, stored in enumerate(found) if stored is not None]
+    for start in range(0, len(hits), _CACHE_CHUNK):
+        chunk = hits[start : start + _CACHE_CHUNK]
+        stored = [found[i] for i in chunk]
+        results: list[FileResult | None]
+        try:
+            results = list(results_from_json(stored))
+        except ValueError:
+            results = [_one_from_json(entry) for entry in stored]  # find the damaged ones
+        for i, result in zip(chunk, results, strict=True):
+            found[i] = None
+            if result is not None:
+                kept[i] = compact(specs[i].display, result)
+    return kept
 
 
 def _one_from_json(stored: object) -> FileResult | None:

@@ -1,7 +1,9 @@
 """Checking many spec files over several processes, when there is enough work to pay for them.
 
 Per-file work depends only on the file's bytes, which is what makes it safe to hand to worker
-processes; the loader decides which files need it (those the caches cannot answer).
+processes; the loader decides which files need it (those the caches cannot answer). Outcomes
+are handed over one by one as they are ready, so that the loader can keep each file's result
+in its compact form and drop the models before the next batch arrives.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import multiprocessing
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple
@@ -22,7 +25,7 @@ from reconciler.spec.document import (
     results_from_json_text,
 )
 
-__all__ = ["PARALLEL_MIN_BYTES", "Outcome", "Source", "check_all", "fork_context"]
+__all__ = ["PARALLEL_MIN_BYTES", "Checked", "Outcome", "Source", "check_all", "fork_context"]
 
 #: Below this much uncached YAML, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -30,6 +33,14 @@ _BATCHES_PER_WORKER = 4
 
 Source = tuple[str, bytes]
 Outcome = FileResult | tuple[Issue, ...]
+
+
+class Checked(NamedTuple):
+    """One file's outcome and, for a valid result that a worker sent, its JSON text: what the
+    cache stores (:func:`~reconciler.spec.document.result_json`), so it is not made twice."""
+
+    outcome: Outcome
+    text: bytes | None = None
 
 
 class _Again(NamedTuple):
@@ -68,7 +79,7 @@ def _check_batch_as_json(batch: list[Source], max_bytes: int) -> list[_Shipped]:
     return shipped
 
 
-def _results_back(shipped: list[_Shipped], max_bytes: int) -> list[Outcome]:
+def _results_back(shipped: list[_Shipped], max_bytes: int) -> list[Checked]:
     """A worker's answers as results, the valid ones rebuilt in one native validation.
 
     Pickling a result's models across the process boundary cost more than checking the file
@@ -77,34 +88,48 @@ def _results_back(shipped: list[_Shipped], max_bytes: int) -> list[Outcome]:
     """
     texts = [item for item in shipped if isinstance(item, bytes)]
     results = iter(results_from_json_text(b"[" + b",".join(texts) + b"]"))
-    outcomes: list[Outcome] = []
+    checked: list[Checked] = []
     for item in shipped:
         if isinstance(item, bytes):
-            outcomes.append(next(results))
+            checked.append(Checked(next(results), item))
         elif isinstance(item, _Again):
-            outcomes.append(_check_one(item.source, max_bytes))
+            checked.append(Checked(_check_one(item.source, max_bytes)))
         else:
-            outcomes.append(item)
-    return outcomes
+            checked.append(Checked(item))
+    return checked
 
 
-def check_all(sources: list[Source], max_bytes: int) -> list[Outcome]:
-    """Check files, over several processes when there is enough work to pay for them."""
+def check_all(sources: list[Source], max_bytes: int) -> Iterator[Checked]:
+    """Check files, over several processes when there is enough work to pay for them.
+
+    Outcomes come in the order of ``sources``, each as soon as its batch is back (the workers
+    check the next batches meanwhile); a caller that keeps only a compact form of each holds
+    one batch of models at a time, not every file's.
+    """
     workers = _worker_count()
     total = sum(len(data) for _display, data in sources)
     context = fork_context()
     if workers < 2 or total < PARALLEL_MIN_BYTES or context is None:
-        return _check_batch(sources, max_bytes)
+        yield from _serially(sources, max_bytes)
+        return
     size = max(1, len(sources) // (workers * _BATCHES_PER_WORKER) + 1)
     batches = [sources[i : i + size] for i in range(0, len(sources), size)]
+    done = 0
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             answers = pool.map(_check_batch_as_json, batches, [max_bytes] * len(batches))
-            # Each batch is rebuilt as it arrives, while the workers check the next ones.
-            return [outcome for batch in answers for outcome in _results_back(batch, max_bytes)]
+            for batch in answers:
+                for checked in _results_back(batch, max_bytes):
+                    yield checked
+                    done += 1
     except (OSError, BrokenProcessPool):
-        # No processes available (sandbox, limits): the same work, serially.
-        return _check_batch(sources, max_bytes)
+        # No processes available (sandbox, limits): the rest of the work, serially.
+        yield from _serially(sources[done:], max_bytes)
+
+
+def _serially(sources: list[Source], max_bytes: int) -> Iterator[Checked]:
+    for source in sources:
+        yield Checked(_check_one(source, max_bytes))
 
 
 def _worker_count() -> int:

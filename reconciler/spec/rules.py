@@ -4,6 +4,11 @@ Within one conversation, ``externalId`` and ``label`` are unique (the server ups
 so two records with one label would overwrite each other); a label is defined once in the
 catalog; when a catalog exists, every record's label is in it and carries what the label's
 ``kind`` says. Each violation is reported at the later place and names the earlier one.
+
+The merge works on each file's result in its compact form (:func:`compact`), made as soon as the
+file's check is done: a cold load of 400,000 records used to hold every file's validated models
+(about 1 KB per record) until the merge, which was most of its peak memory. The compact records
+are the desired state's own, so merging only groups and sorts them.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from typing import NamedTuple
 from reconciler.display import lookalike_key
 from reconciler.errors import Issue, Location
 from reconciler.model import CatalogEntry, DeclaredRecord
-from reconciler.spec.document import FileResult, LabelDecl, RecordDecl, location
+from reconciler.spec.document import FileResult, LabelDecl, location
 from reconciler.spec.yamlio import did_you_mean, format_path
 
-__all__ = ["KeyLocator", "MergedSpecs", "merge_results"]
+__all__ = ["FileRows", "KeyLocator", "MergedSpecs", "compact", "merge_results"]
 
 
 @dataclass(frozen=True)
@@ -30,43 +35,81 @@ class MergedSpecs:
     issues: list[Issue]
 
 
-#: (file, record, key) -> where that key of the record is written.
-KeyLocator = Callable[[str, RecordDecl, str], Location]
+class FileRows(NamedTuple):
+    """One valid file's result in the desired state's own form: its catalog entries, and its
+    records as :class:`~reconciler.model.DeclaredRecord` in file order (no models)."""
+
+    labels: tuple[LabelDecl, ...] = ()
+    records: tuple[DeclaredRecord, ...] = ()
+
+
+#: (record, its index in its conversation's list in its file, key) -> where that key is written.
+KeyLocator = Callable[[DeclaredRecord, int, str], Location]
+
+
+def compact(file: str, result: FileResult) -> FileRows:
+    """A file's result as compact records, so that its models can be dropped right away.
+
+    The conversation id is shared by its records (one string per conversation, not per record).
+    A record's index in its conversation's list is not kept: only an error message needs it,
+    and :func:`_position` counts it again.
+    """
+    rows: list[DeclaredRecord] = []
+    conversation_id = ""
+    for decl in result.records:
+        if decl.conversation_id != conversation_id:
+            conversation_id = decl.conversation_id
+        line, column = decl.mark
+        rows.append(DeclaredRecord.at(conversation_id, decl.record, file, line, column))
+    return FileRows(result.labels, tuple(rows))
 
 
 class _Placed(NamedTuple):
-    file: str
-    decl: RecordDecl
+    record: DeclaredRecord
+    position: int
     locator: KeyLocator
 
     def at(self, key: str) -> Location:
-        return self.locator(self.file, self.decl, key)
+        return self.locator(self.record, self.position, key)
 
 
-def merge_results(results: Sequence[tuple[str, FileResult]], locator: KeyLocator) -> MergedSpecs:
-    """Merge valid files' results (in sorted file order) and check the cross-file rules."""
+def merge_results(results: Sequence[tuple[str, FileRows]], locator: KeyLocator) -> MergedSpecs:
+    """Merge valid files' compact results (in sorted file order); check the cross-file rules."""
     issues: list[Issue] = []
     catalog, catalog_places = _merge_catalog(results, issues)
-    by_conversation: dict[str, list[tuple[str, RecordDecl]]] = {}
-    for file, result in results:
-        for decl in result.records:
-            by_conversation.setdefault(decl.conversation_id, []).append((file, decl))
+    by_conversation: dict[str, list[DeclaredRecord]] = {}
+    for _file, rows in results:
+        for row in rows.records:
+            by_conversation.setdefault(row.conversation_id, []).append(row)
     conversations: dict[str, tuple[DeclaredRecord, ...]] = {}
     for conversation_id in sorted(by_conversation):
-        pairs = by_conversation[conversation_id]
-        if len(pairs) > 1 and not _all_distinct(pairs):
-            _check_unique(conversation_id, pairs, "externalId", locator, issues)
-            _check_unique(conversation_id, pairs, "label", locator, issues)
+        declared = by_conversation.pop(conversation_id)
+        if len(declared) > 1 and not _all_distinct(declared):
+            _check_unique(conversation_id, declared, "externalId", locator, issues)
+            _check_unique(conversation_id, declared, "label", locator, issues)
         if catalog:
-            for file, decl in pairs:
-                _check_catalog(_Placed(file, decl, locator), catalog, catalog_places, issues)
-        declared = [
-            DeclaredRecord.of(conversation_id, decl.record, Location(file, *decl.mark))
-            for file, decl in pairs
-        ]
+            for index in range(len(declared)):
+                _check_catalog(
+                    declared, index, catalog, catalog_places, locator=locator, issues=issues
+                )
         declared.sort(key=_record_order)
         conversations[conversation_id] = tuple(declared)
     return MergedSpecs(catalog=catalog, conversations=conversations, issues=issues)
+
+
+def _position(declared: Sequence[DeclaredRecord], index: int) -> int:
+    """The record's index in its conversation's list in its file. A conversation is listed once
+    per file (a file that repeats it is refused), and the merge keeps file order, so its records
+    from one file are consecutive in ``declared`` and in their written order."""
+    file = declared[index].file
+    first = index
+    while first > 0 and declared[first - 1].file == file:
+        first -= 1
+    return index - first
+
+
+def _placed(declared: Sequence[DeclaredRecord], index: int, locator: KeyLocator) -> _Placed:
+    return _Placed(declared[index], _position(declared, index), locator)
 
 
 def _record_order(declared: DeclaredRecord) -> tuple[str, str]:
@@ -74,12 +117,12 @@ def _record_order(declared: DeclaredRecord) -> tuple[str, str]:
 
 
 def _merge_catalog(
-    results: Sequence[tuple[str, FileResult]], issues: list[Issue]
+    results: Sequence[tuple[str, FileRows]], issues: list[Issue]
 ) -> tuple[dict[str, CatalogEntry], dict[str, Location]]:
     catalog: dict[str, CatalogEntry] = {}
     places: dict[str, Location] = {}
-    for file, result in results:
-        for decl in result.labels:
+    for file, rows in results:
+        for decl in rows.labels:
             here = location(file, decl.mark)
             if decl.label in places:
                 first = places[decl.label]
@@ -96,37 +139,35 @@ def _label_path(decl: LabelDecl) -> str:
 
 
 def _record_path(item: _Placed, key: str) -> str:
-    return format_path(("conversations", item.decl.conversation_id, item.decl.position, key))
+    return format_path(("conversations", item.record.conversation_id, item.position, key))
 
 
-def _all_distinct(pairs: Sequence[tuple[str, RecordDecl]]) -> bool:
+def _all_distinct(declared: Sequence[DeclaredRecord]) -> bool:
     """The common case, decided without building anything: no externalId or label repeats,
     and no two labels look alike (:func:`reconciler.display.lookalike_key`)."""
-    records = [decl.record for _file, decl in pairs]
-    labels = {lookalike_key(r.label) for r in records}
-    return len({r.external_id for r in records}) == len(labels) == len(records)
+    labels = {lookalike_key(r.label) for r in declared}
+    return len({r.external_id for r in declared}) == len(labels) == len(declared)
 
 
 def _check_unique(
     conversation_id: str,
-    pairs: Sequence[tuple[str, RecordDecl]],
+    declared: Sequence[DeclaredRecord],
     key: str,
     locator: KeyLocator,
     issues: list[Issue],
 ) -> None:
-    first: dict[str, _Placed] = {}
-    for file, decl in pairs:
-        item = _Placed(file, decl, locator)
-        value = _value(decl, key)
+    first: dict[str, int] = {}
+    for index, record in enumerate(declared):
+        value = _value(record, key)
         seen = lookalike_key(value) if key == "label" else value
         if seen not in first:
-            first[seen] = item
+            first[seen] = index
             continue
-        earlier = first[seen]
+        item, earlier = _placed(declared, index, locator), _placed(declared, first[seen], locator)
         other = earlier.at(key)
-        if _value(earlier.decl, key) != value:
+        if _value(earlier.record, key) != value:
             message = (
-                f"label {value!a} looks the same as {_value(earlier.decl, key)!a} at "
+                f"label {value!a} looks the same as {_value(earlier.record, key)!a} at "
                 f"{other} in conversation {conversation_id}: they differ only in Unicode "
                 "normalisation, invisible characters or outer spaces, so a reviewer cannot tell "
                 "them apart; write one spelling"
@@ -140,21 +181,24 @@ def _check_unique(
         issues.append(Issue(item.at(key), message, _record_path(item, key)))
 
 
-def _value(decl: RecordDecl, key: str) -> str:
-    return decl.record.external_id if key == "externalId" else decl.record.label
+def _value(record: DeclaredRecord, key: str) -> str:
+    return record.external_id if key == "externalId" else record.label
 
 
 def _check_catalog(
-    item: _Placed,
+    declared: Sequence[DeclaredRecord],
+    index: int,
     catalog: dict[str, CatalogEntry],
     places: dict[str, Location],
+    *,
+    locator: KeyLocator,
     issues: list[Issue],
 ) -> None:
-    if not catalog:
-        return
-    label = item.decl.record.label
+    record = declared[index]
+    label = record.label
     entry = catalog.get(label)
     if entry is None:
+        item = _placed(declared, index, locator)
         guess = did_you_mean(label, sorted(catalog))
         hint = f"; did you mean '{guess}'?" if guess else ""
         known = sorted(catalog)
@@ -162,19 +206,19 @@ def _check_catalog(
         message = f"unknown label '{label}'{hint} (the catalog defines: {listed})"
         issues.append(Issue(item.at("label"), message, _record_path(item, "label")))
         return
-    problem = _kind_problem(entry, item.decl)
+    problem = _kind_problem(entry, record)
     if problem is not None:
+        item = _placed(declared, index, locator)
         key, sentence = problem
         defined = places[label]
         message = f"label '{label}' is of kind {entry.kind} (catalog at {defined}): {sentence}"
         issues.append(Issue(item.at(key), message, _record_path(item, key)))
 
 
-def _kind_problem(entry: CatalogEntry, decl: RecordDecl) -> tuple[str, str] | None:
+def _kind_problem(entry: CatalogEntry, record: DeclaredRecord) -> tuple[str, str] | None:
     """The field to point at and what is wrong with it, when a record does not fit its kind."""
     if entry.kind is None:
         return None
-    record = decl.record
     has_verdict, has_score = record.verdict is not None, record.score is not None
     wants_verdict = entry.kind in ("verdict", "both")
     wants_score = entry.kind in ("score", "both")

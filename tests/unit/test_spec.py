@@ -308,7 +308,7 @@ def test_parallel_checking_gives_the_serial_results() -> None:
     assert sum(len(d) for _f, d in sources) > PARALLEL_MIN_BYTES
     if fork_context() is None:  # a thread left running by another test: no fork here
         pytest.skip(f"threads alive: {[t.name for t in threading.enumerate()]}")
-    parallel = _check_all(sources, DEFAULT_MAX_BYTES)
+    parallel = [checked.outcome for checked in _check_all(sources, DEFAULT_MAX_BYTES)]
     serial = []
     for display, data in sources:
         try:

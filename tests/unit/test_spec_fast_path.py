@@ -184,7 +184,7 @@ def test_results_back_from_worker_processes_are_the_serial_results_in_every_deta
     assert sum(len(data) for _file, data in sources) > PARALLEL_MIN_BYTES
     if fork_context() is None:  # a thread left running by another test: no fork here
         pytest.skip(f"threads alive: {[t.name for t in threading.enumerate()]}")
-    parallel = check_all(sources, DEFAULT_MAX_BYTES)
+    parallel = [checked.outcome for checked in check_all(sources, DEFAULT_MAX_BYTES)]
     serial = [
         _outcome(data, lambda _f, d, file=file: check_file(file, d)) for file, data in sources
     ]

@@ -15,6 +15,8 @@ bench/.data/cold-N/, then measures on exactly those bytes:
   path before (a node, a tag and a mark per value);
 * ``pydantic validation``: ``SpecDocument.model_validate`` of the plain values;
 * ``check_file``: the whole per-file check (parse, validate, the per-file rules, the result);
+* ``compact``: each file's result as the desired state's records (``rules.compact``), which
+  the loader does as each file's check comes back, so that no file's models are held longer;
 * ``merge_results``: the cross-file rules and the merge.
 
 **Whole loads** (each in a fresh process, so the peak RSS is that run's own):
@@ -55,7 +57,7 @@ from reconciler.model import SpecDocument
 from reconciler.spec import document, load_specs
 from reconciler.spec import loader as spec_loader
 from reconciler.spec import parallel as spec_parallel
-from reconciler.spec.rules import merge_results
+from reconciler.spec.rules import compact, merge_results
 from reconciler.spec.yamlio import DEFAULT_MAX_BYTES, load_yaml
 from reconciler.spec.yamlio.plain import load_plain
 
@@ -151,7 +153,9 @@ def stages(folder: Path, repeat: int) -> list[tuple[str, tuple[float, float]]]:
             _timed(1, lambda: [_old_check(n, d) for n, d in sources]),
         )
     )
-    named = [(n, r) for (n, _d), r in zip(sources, results, strict=True)]
+    pairs = list(zip((n for n, _d in sources), results, strict=True))
+    rows.append(("compact", _timed(repeat, lambda: [compact(n, r) for n, r in pairs])))
+    named = [(n, compact(n, r)) for n, r in pairs]
     rows.append(("merge_results", _timed(repeat, lambda: merge_results(named, _no_locator))))
     return rows
 
@@ -169,7 +173,10 @@ def _use_the_old_path() -> None:
     results pickled back from the workers as models, cache entries encoded by json.dumps."""
     spec_parallel.check_file = _old_check  # type: ignore[assignment]
     spec_parallel._check_batch_as_json = spec_parallel._check_batch  # type: ignore[assignment]
-    spec_parallel._results_back = lambda batch, _max_bytes: batch  # type: ignore[assignment,return-value]
+    spec_parallel._results_back = lambda batch, _max_bytes: [  # type: ignore[assignment]
+        spec_parallel.Checked(outcome)  # type: ignore[arg-type]
+        for outcome in batch
+    ]
     spec_loader.result_json = _old_result_json  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,7 @@ from test_spec_fuzz import KEYS, TRICKY, spec_like  # tests/unit is on sys.path
 
 from reconciler.errors import SpecError
 from reconciler.spec import document
-from reconciler.spec.document import FileResult, check_file, result_to_json
+from reconciler.spec.document import FileResult, check_file, result_json, result_to_json
 from reconciler.spec.parallel import PARALLEL_MIN_BYTES, check_all, fork_context
 from reconciler.spec.yamlio import DEFAULT_MAX_BYTES, load_yaml
 from reconciler.spec.yamlio.plain import load_plain
@@ -184,12 +184,18 @@ def test_results_back_from_worker_processes_are_the_serial_results_in_every_deta
     assert sum(len(data) for _file, data in sources) > PARALLEL_MIN_BYTES
     if fork_context() is None:  # a thread left running by another test: no fork here
         pytest.skip(f"threads alive: {[t.name for t in threading.enumerate()]}")
-    parallel = [checked.outcome for checked in check_all(sources, DEFAULT_MAX_BYTES)]
+    checked = list(check_all(sources, DEFAULT_MAX_BYTES))
+    parallel = [each.outcome for each in checked]
     serial = [
         _outcome(data, lambda _f, d, file=file: check_file(file, d)) for file, data in sources
     ]
     assert [_as_outcome(outcome) for outcome in parallel] == serial
     assert serial[123][0] == "issues" and serial[0][0] == "result"
+    # The text a worker sent is what the cache stores: the serial result's, byte for byte.
+    pairs = zip(sources, serial, strict=True)
+    valid = [(file, data) for (file, data), kind in pairs if kind[0] == "result"]
+    sent = [each.text for each in checked if isinstance(each.outcome, FileResult)]
+    assert sent == [result_json(check_file(file, data)) for file, data in valid]
 
 
 def _worker_spec(i: int) -> bytes:

@@ -15,7 +15,7 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from reconciler.errors import Issue, Location, SpecError
-from reconciler.model import CatalogEntry, MetricRecord, SpecDocument
+from reconciler.model import CatalogEntry, DeclaredRecord, MetricRecord, SpecDocument
 from reconciler.spec.yamlio import (
     DEFAULT_MAX_BYTES,
     Loc,
@@ -284,17 +284,15 @@ def _records(doc: YamlDocument, spec: SpecDocument) -> tuple[RecordDecl, ...]:
     return tuple(out)
 
 
-def key_location(
-    file: str, data: bytes, key: str, *, conversation_id: str, position: int, mark: Mark
-) -> Location:
-    """Where ``key`` of the record at ``position`` in the conversation's list is written (the
-    record's start, ``mark``, when the key is absent)."""
-    fallback = location(file, mark)
+def key_location(data: bytes, record: DeclaredRecord, position: int, key: str) -> Location:
+    """Where ``key`` of a record is written in its file's bytes ``data`` (the record's start
+    when the key is absent); ``position`` is its index in its conversation's list there."""
+    fallback = record.location
     try:
-        doc = load_yaml(data, file)
+        doc = load_yaml(data, record.file)
     except SpecError:
         return fallback
-    loc: Loc = ("conversations", conversation_id, position, key)
+    loc: Loc = ("conversations", record.conversation_id, position, key)
     if node_parent(doc.root, loc) is None:
         return fallback
     return doc.key_location(loc)

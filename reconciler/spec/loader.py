@@ -35,7 +35,6 @@ from reconciler.spec.discovery import discover_pairs
 from reconciler.spec.document import (
     FileResult,
     key_location,
-    location,
     result_json,
     results_from_json,
 )
@@ -367,19 +366,11 @@ def _locator(specs: list[_Spec]) -> KeyLocator:
     by_file = {spec.display: spec for spec in specs}
 
     def locate(record: DeclaredRecord, position: int, key: str) -> Location:
-        mark = (record.line, record.column)
         try:
             _display, data = by_file[record.file].source()
         except OSError:
-            return location(record.file, mark)
-        return key_location(
-            record.file,
-            data,
-            key,
-            conversation_id=record.conversation_id,
-            position=position,
-            mark=mark,
-        )
+            return record.location
+        return key_location(data, record, position, key)
 
     return locate
 

@@ -1,21 +1,29 @@
-"""A minimal fast HTTP/1.1 server that answers a plan's reads exactly like the emulator.
+"""A minimal fast HTTP/1.1 server that answers like the emulator: a plan's reads, an apply's writes.
 
-Why it exists: bench_plan_estate.py measures the client. The emulator (Starlette + uvicorn +
-SQLite) spends about as much CPU per request as the client and shares the machine's 2 cores with
-it, so against it the client's own time cannot be judged; issue 15's goals were stated against a
-minimal fast server. This one answers from memory: at start it opens the emulator's database
-with the emulator's own code (``create_app``'s store, ``ZeltoApi.metrics_page``, the Starlette
-``JSONResponse`` the emulator's handlers return) and renders every conversation's
-``GET /v1/conversations/{id}`` and ``.../customer-metrics`` answer once, status line, headers
-and body, as bytes. It then serves them with ``asyncio.Protocol``, ``httptools``' parser and
-``uvloop``: keep-alive, ``Content-Length``, and a fixed injected latency (``loop.call_later``,
-no task or thread per request).
+Why it exists: bench_plan_estate.py and bench_apply.py measure the client. The emulator
+(Starlette + uvicorn + SQLite) spends more CPU per request than the client (~350-450 us per POST
+against ~300 us) and shares the machine's 2 cores with it, so against it the client's own time
+cannot be judged; issue 15's goals were stated against a minimal fast server. This one opens the
+emulator's database with the emulator's own code (``create_app``) and:
 
-Any other GET (a wrong ``Authorization`` key: 401; an unknown id: 404; another route) goes
-through the emulator's own ASGI app in this process, so those answers are the emulator's too,
-only slower. Only reads are served: a write would leave the rendered answers stale, so other
-methods get a 405. ``GET /__bench/requests`` counts the requests served (not itself).
-``tests/integration/test_fast_server.py`` checks the answers are byte-identical to the emulator's.
+- **reads**: renders every conversation's ``GET /v1/conversations/{id}`` and
+  ``.../customer-metrics`` answer once, status line, headers and body, as bytes (the store's
+  methods, ``ZeltoApi.metrics_page``, the Starlette ``JSONResponse`` the handlers return), and
+  serves them from memory;
+- **writes** (any other method): hands them to the emulator's own ASGI app in this process
+  (Starlette routing, validation, the SQLite upsert), so answers and upsert semantics are the
+  emulator's; only uvicorn is left out. A write to a conversation marks its rendered reads stale,
+  and the next read renders them again, so a read-back sees the writes;
+- **faults**: latency, 503s and 429s are drawn by the emulator's ``FaultInjector`` (the same
+  seeded sequence, in arrival order) and answered with the emulator's ``fault_response`` bytes;
+  ``PUT /__bench/faults`` (``FastServer.set_faults``) sets them. Dropped connections and lost
+  responses are not served (refused when set).
+
+It serves with ``asyncio.Protocol``, ``httptools``' parser and ``uvloop``: keep-alive,
+``Content-Length``, the latency as ``loop.call_later`` (no task or thread per read). Any other
+GET (a wrong ``Authorization`` key: 401; an unknown id: 404; another route) also goes through the
+emulator's app. ``GET /__bench/requests`` counts the requests served (not the control ones).
+``tests/integration/test_fast_server.py`` checks the answers against the emulator's.
 
     .venv/bin/python bench/_fast_server.py STATE.sqlite [--latency-ms 20] [--port 8788]
 """
@@ -27,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import re
 import socket
 import sqlite3
 import sys
@@ -34,23 +43,30 @@ import time
 import urllib.request
 from collections import deque
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import unquote
 
 import httptools
 import uvloop
 from starlette.responses import JSONResponse
 
-from reconciler.emulator import EmulatorApp, EmulatorConfig, create_app
-from reconciler.emulator.contract import DEFAULT_ZELTO_API_KEY
-from reconciler.emulator.zelto_api import ZeltoApi, zelto_error
+from reconciler.emulator import EmulatorApp, EmulatorConfig, Faults, create_app
+from reconciler.emulator.app import fault_response
+from reconciler.emulator.contract import DEFAULT_ZELTO_API_KEY, ROUTE_SIRO_VALUES
+from reconciler.emulator.faults import Decision, Fate, FaultInjector
+from reconciler.emulator.store import Organization
+from reconciler.emulator.zelto_api import ZeltoApi
 
 STATS_PATH = b"/__bench/requests"
+FAULTS_PATH = b"/__bench/faults"
 _START_TIMEOUT_SECONDS = 600.0  # rendering 100,000 conversations takes a while
+# The conversation a write goes to (any method but GET): its rendered reads are then stale.
+_WRITE_PATH = re.compile(rb"^/v1/conversations/([^/?]+)")
 
 
 def _http_bytes(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
@@ -63,31 +79,44 @@ def _rendered(response: JSONResponse) -> bytes:
     return _http_bytes(response.status_code, response.raw_headers, bytes(response.body))
 
 
-def render_reads(app: EmulatorApp, db: str, api_key: str) -> dict[bytes, bytes]:
-    """Every conversation's two GET answers for ``api_key``'s organization, by request path.
+@dataclass(frozen=True)
+class Reads:
+    """How one organization's reads are rendered: at start, and again after a write."""
 
-    The bodies come from the emulator's own store methods and ``ZeltoApi.metrics_page``, put
-    into the ``JSONResponse`` its handlers return: not a second rendering of the JSON shape.
-    """
-    store = app.store
-    org = store.organization_for_key(api_key)
+    api: ZeltoApi
+    org: Organization
+
+    def answers(self, conversation_id: str) -> dict[bytes, bytes]:
+        """A conversation's two GET answers by request path (none when it does not exist).
+
+        The bodies come from the emulator's own store methods and ``ZeltoApi.metrics_page``,
+        put into the ``JSONResponse`` its handlers return: not a second rendering of the shape.
+        """
+        conversation = self.api.store.get_conversation(self.org.id, conversation_id)
+        if conversation is None:
+            return {}
+        base = f"/v1/conversations/{conversation_id}"
+        answers = {base.encode(): _rendered(JSONResponse(conversation))}
+        if self.org.metrics_enabled:  # else the emulator's 403, through its app
+            page = self.api.metrics_page(conversation["id"])
+            answers[f"{base}/customer-metrics".encode()] = _rendered(JSONResponse(page))
+        return answers
+
+
+def render_reads(app: EmulatorApp, db: str, api_key: str) -> tuple[Reads, dict[bytes, bytes]]:
+    """Every conversation's two GET answers for ``api_key``'s organization, by request path."""
+    org = app.store.organization_for_key(api_key)
     if org is None:
         raise SystemExit("the API key has no organization in this database")
-    api = ZeltoApi(store)
+    reads = Reads(ZeltoApi(app.store), org)
     # Which conversations exist is the one thing the store has no method for.
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as listing:
         query = "SELECT id FROM conversations WHERE organization_id = ? ORDER BY id"
         ids = [row[0] for row in listing.execute(query, (org.id,))]
     answers: dict[bytes, bytes] = {}
     for cid in ids:
-        conversation = store.get_conversation(org.id, cid)
-        assert conversation is not None
-        base = f"/v1/conversations/{cid}"
-        answers[base.encode()] = _rendered(JSONResponse(conversation))
-        if org.metrics_enabled:  # else the emulator's 403, through the fallback
-            page = api.metrics_page(conversation["id"])
-            answers[f"{base}/customer-metrics".encode()] = _rendered(JSONResponse(page))
-    return answers
+        answers.update(reads.answers(cid))
+    return reads, answers
 
 
 class _Http(asyncio.Protocol):
@@ -100,6 +129,7 @@ class _Http(asyncio.Protocol):
         self.url = b""
         self.authorization = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
         # Each request's slot: [answer or None, keep-alive]; filled when its latency is over.
         self.pending: deque[list[Any]] = deque()
 
@@ -119,7 +149,7 @@ class _Http(asyncio.Protocol):
 
     # httptools callbacks
     def on_message_begin(self) -> None:
-        self.url, self.authorization, self.headers = b"", b"", []
+        self.url, self.authorization, self.headers, self.body = b"", b"", [], []
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -130,27 +160,46 @@ class _Http(asyncio.Protocol):
             self.authorization = value
         self.headers.append((name, value))
 
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
     def on_message_complete(self) -> None:
         server = self.server
         slot = [None, self.parser.should_keep_alive()]
         self.pending.append(slot)
         method = self.parser.get_method()
-        if self.url == STATS_PATH:
-            body = json.dumps({"requests": server.requests}).encode()
-            headers = [(b"content-length", str(len(body)).encode())]
-            self._ready(slot, _http_bytes(200, headers, body))
+        body = b"".join(self.body)
+        if self.url.startswith(b"/__bench/"):
+            self._ready(slot, server.control(method, self.url, body))
             return
         server.requests += 1
-        answer = server.answers.get(self.url) if self.authorization == server.auth else None
-        if answer is None or method != b"GET":
-            task = asyncio.ensure_future(server.fallback(method, self.url, self.headers))
-            task.add_done_callback(lambda done: self._later(slot, done.result()))
+        decision = server.injector.decide(method.decode())
+        if decision.fate is not Fate.SERVE:
+            self._later(slot, decision.delay_seconds, server.fault(decision, self.url))
             return
-        self._later(slot, answer)
+        if method == b"GET":
+            answer = server.read(self.url, self.authorization)
+            if answer is not None:
+                self._later(slot, decision.delay_seconds, answer)
+                return
+        else:
+            server.wrote(self.url)
+        # As the emulator does: wait out the latency, then handle (a write lands then).
+        request = (slot, method, self.url, self.headers, body)
+        if decision.delay_seconds:
+            server.loop.call_later(decision.delay_seconds, self._through_app, *request)
+        else:
+            self._through_app(*request)
 
-    def _later(self, slot: list[Any], answer: bytes) -> None:
-        if self.server.latency:
-            self.server.loop.call_later(self.server.latency, self._ready, slot, answer)
+    def _through_app(
+        self, slot: list[Any], method: bytes, url: bytes, headers: list[Any], body: bytes
+    ) -> None:
+        task = asyncio.ensure_future(self.server.through_app(method, url, headers, body))
+        task.add_done_callback(lambda done: self._ready(slot, done.result()))
+
+    def _later(self, slot: list[Any], delay: float, answer: bytes) -> None:
+        if delay:
+            self.server.loop.call_later(delay, self._ready, slot, answer)
         else:
             self._ready(slot, answer)
 
@@ -169,31 +218,86 @@ class _Http(asyncio.Protocol):
 @dataclass
 class _Server:
     app: EmulatorApp
+    reads: Reads
     answers: dict[bytes, bytes]
     auth: bytes
-    latency: float
+    injector: FaultInjector
     loop: asyncio.AbstractEventLoop
     requests: int = 0
+    # Conversations written to since their reads were rendered.
+    stale: set[str] = field(default_factory=set)
 
-    async def fallback(
-        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
+    def read(self, url: bytes, authorization: bytes) -> bytes | None:
+        """The rendered answer of a GET, rendered again first when a write made it stale;
+        None when only the emulator's app can answer it."""
+        if authorization != self.auth:
+            return None
+        if self.stale and (match := _WRITE_PATH.match(url)):
+            cid = match.group(1).decode()
+            if cid in self.stale:
+                self.stale.discard(cid)
+                fresh = self.reads.answers(cid)
+                for path in (
+                    f"/v1/conversations/{cid}".encode(),
+                    match.group(0) + b"/customer-metrics",
+                ):
+                    self.answers.pop(path, None)
+                self.answers.update(fresh)
+        return self.answers.get(url)
+
+    def wrote(self, url: bytes) -> None:
+        """A write is coming: its conversation's reads are stale from now on (whatever it
+        answers: the emulator may have created the conversation on the way). A write anywhere
+        else may change anything, so every read goes through the emulator's app after it."""
+        if match := _WRITE_PATH.match(url):
+            self.stale.add(unquote(match.group(1).decode()).lower())
+        else:
+            self.answers.clear()
+
+    def fault(self, decision: Decision, url: bytes) -> bytes:
+        """The emulator's answer to an injected 503 or 429."""
+        path = unquote(url.partition(b"?")[0].decode())
+        return _rendered(fault_response(decision, is_siro=path == ROUTE_SIRO_VALUES))
+
+    def control(self, method: bytes, url: bytes, body: bytes) -> bytes:
+        """``GET /__bench/requests``, ``PUT /__bench/faults``: the bench steering its server."""
+        status, answer = 404, {"error": "no such control"}
+        if (method, url) == (b"GET", STATS_PATH):
+            status, answer = 200, {"requests": self.requests}
+        elif (method, url) == (b"PUT", FAULTS_PATH):
+            try:
+                faults = Faults(**json.loads(body))
+            except (ValueError, TypeError) as exc:  # EmulatorError is a ValueError
+                status, answer = 422, {"error": str(exc)}
+            else:
+                if faults.drop_rate or faults.lost_response_rate:
+                    status, answer = 422, {"error": "drops and lost responses are not served"}
+                else:
+                    self.injector.set(faults)
+                    status, answer = 200, asdict(faults)
+        data = json.dumps(answer).encode()
+        return _http_bytes(status, [(b"content-length", str(len(data)).encode())], data)
+
+    async def through_app(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> bytes:
-        """What the emulator's own app answers (401, 404, ...); reads only."""
-        if method != b"GET":
-            error = zelto_error(405, "http_error", "the fast bench server serves reads only")
-            return _rendered(error)
+        """What the emulator's own app answers: every write, and reads the server has not
+        rendered (401, 404, ...)."""
         parsed = httptools.parse_url(url)
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": parsed.path.decode(),
+            "method": method.decode(), "scheme": "http", "path": unquote(parsed.path.decode()),
             "raw_path": parsed.path, "query_string": parsed.query or b"", "root_path": "",
             "headers": headers, "client": None, "server": None,
         }  # fmt: skip
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
+        unread = [body]
 
         async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            if unread:
+                return {"type": "http.request", "body": unread.pop(), "more_body": False}
+            return {"type": "http.disconnect"}
 
         async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -209,7 +313,7 @@ class _Server:
 class _Settings:
     db: str
     api_key: str
-    latency: float  # seconds
+    latency_ms: float
     host: str
     port: int
 
@@ -220,7 +324,7 @@ def _serve(settings: _Settings, conn: Connection) -> None:
     try:
         app = create_app(EmulatorConfig(db_path=settings.db, zelto_api_key=api_key))
         t0 = time.perf_counter()
-        answers = render_reads(app, settings.db, api_key)
+        reads, answers = render_reads(app, settings.db, api_key)
         took = time.perf_counter() - t0
         sock = socket.create_server((settings.host, settings.port))
     except BaseException as exc:
@@ -231,7 +335,8 @@ def _serve(settings: _Settings, conn: Connection) -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = _Server(app, answers, f"Bearer {api_key}".encode(), settings.latency, loop)
+        injector = FaultInjector(Faults(latency_ms=settings.latency_ms))
+        server = _Server(app, reads, answers, f"Bearer {api_key}".encode(), injector, loop)
         listening = await loop.create_server(lambda: _Http(server), sock=sock, backlog=1024)
         await listening.serve_forever()
 
@@ -240,14 +345,15 @@ def _serve(settings: _Settings, conn: Connection) -> None:
 
 class FastServer:
     """The fast server in another process (its own GIL and core), with the emulator's names:
-    ``url``, ``zelto_api_key``, ``request_counts()``, ``reset_request_counts()``, ``stop()``."""
+    ``url``, ``zelto_api_key``, ``set_faults()``, ``request_counts()``,
+    ``reset_request_counts()``, ``stop()``."""
 
     def __init__(self, db: Path, *, latency_ms: float = 0.0, api_key: str = DEFAULT_ZELTO_API_KEY,
                  host: str = "127.0.0.1", port: int = 0) -> None:  # fmt: skip
         self.zelto_api_key = api_key
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe(duplex=False)
-        args = (_Settings(str(db), api_key, latency_ms / 1000.0, host, port), child)
+        args = (_Settings(str(db), api_key, latency_ms, host, port), child)
         self.process = context.Process(target=_serve, args=args, daemon=True)
         self.process.start()
         child.close()
@@ -273,6 +379,13 @@ class FastServer:
 
     def request_counts(self) -> dict[tuple[str, str], int]:
         return {("*", "*"): self._served() - self._base}
+
+    def set_faults(self, faults: Faults) -> None:
+        """As the emulator's: latency and faults from now on, the seeded sequence restarted."""
+        data = json.dumps(asdict(faults)).encode()
+        request = urllib.request.Request(self.url + FAULTS_PATH.decode(), data=data, method="PUT")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     def reset_request_counts(self) -> None:
         self._base = self._served()

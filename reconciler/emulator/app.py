@@ -39,7 +39,14 @@ from reconciler.emulator.siro_api import SiroApi, SiroPaging, siro_error
 from reconciler.emulator.store import Store
 from reconciler.emulator.zelto_api import ZeltoApi, zelto_error
 
-__all__ = ["EmulatorApp", "InjectedDropError", "RequestCounter", "create_app", "route_of"]
+__all__ = [
+    "EmulatorApp",
+    "InjectedDropError",
+    "RequestCounter",
+    "create_app",
+    "fault_response",
+    "route_of",
+]
 
 _ROUTE_PATTERNS = [
     (re.compile("^" + re.sub(r"\{id\}", "[^/]+", template) + "$"), template)
@@ -127,7 +134,7 @@ class EmulatorApp:
             )
             await send({"type": "http.response.body", "body": b'{"data": [', "more_body": True})
             raise InjectedDropError("injected dropped connection")
-        response = _fault_response(decision, is_siro=path == ROUTE_SIRO_VALUES)
+        response = fault_response(decision, is_siro=path == ROUTE_SIRO_VALUES)
         await response(scope, receive, send)
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,7 +157,9 @@ def _cut_after_half(send: Send) -> Send:
     return cutting
 
 
-def _fault_response(decision: Decision, *, is_siro: bool) -> Response:
+def fault_response(decision: Decision, *, is_siro: bool) -> Response:
+    """The answer of an injected 503 or 429; public so that bench/_fast_server.py, which injects
+    the same seeded faults itself, answers them with these very bytes."""
     if decision.fate is Fate.ERROR:
         message = "injected fault: service unavailable"
         if is_siro:

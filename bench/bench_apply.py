@@ -1,11 +1,19 @@
-"""How fast does apply write? (issue 6)
+"""How fast does apply write? (issue 6, issue 15)
 
-Runs the emulator in a separate process (client and server share no interpreter) with injected
-latency, seeds it with empty conversations, and applies a plan of N creates (4 per conversation)
-through the library engine (``Workspace.apply``: the preflight, then the applier over the
-transport http.py chose, exactly what ``reconciler apply`` runs), at each concurrency, without
-faults and with injected 503s. Each run writes new values (the score changes), so every POST
-really replaces a record.
+Seeds a database with empty conversations, serves it from a separate process (client and server
+share no interpreter) with injected latency, and applies a plan of N creates (4 per
+conversation) through the library engine (``Workspace.apply``: the preflight, then the applier
+over the transport http.py chose, exactly what ``reconciler apply`` runs), at each concurrency,
+without faults and with injected 503s (the emulator's seeded draws). Each run writes new values
+(the score changes), so every POST really replaces a record. The server:
+
+- ``--server fast`` (default): bench/_fast_server.py. Writes go through the emulator's own ASGI
+  app in that process (its validation and SQLite upsert, its answers), reads are rendered from
+  its database, faults are the emulator's; only uvicorn and Starlette's share of the reads are
+  left out. Issue 15's goals are stated against such a minimal fast server;
+- ``--server emulator``: the project's emulator (Starlette + uvicorn + SQLite), which spends
+  more CPU per POST than the client does and so sets the pace on 2 shared cores;
+- ``--server both``: one after the other, on the same database.
 
 For each run it prints the write phase's wall time, POSTs/s, the floor (attempts × latency ÷
 concurrency: what perfect pipelining would take, retries included), the ratio to it (goal, issue
@@ -16,6 +24,7 @@ and is extrapolated to N linearly, which is exact for a sequential client at fix
 table says so.
 
     .venv/bin/python bench/bench_apply.py [--writes 20000] [--latency-ms 20] [--naive-writes 250]
+        [--concurrency 32 64] [--server fast|emulator|both]
 """
 
 from __future__ import annotations
@@ -26,13 +35,17 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from _common import server_cpu_seconds  # bench/ is on sys.path
+from _common import server_cpu_seconds, waiting_seconds  # bench/ is on sys.path
+from _fast_server import FastServer
 
 from reconciler import ApplyReport, Workspace
-from reconciler.emulator import EmulatorConfig, Faults, RunningEmulator, start_in_process
+from reconciler.emulator import EmulatorConfig, Faults, start_in_process
 from reconciler.emulator.store import Store
 from reconciler.plan.fields import RecordFields
 from reconciler.plan.fingerprint import fingerprint
@@ -40,6 +53,14 @@ from reconciler.plan.model import Action, Change, ConversationPlan, Plan
 from reconciler.remote.http import HttpSettings, backoff_delay
 
 PER_CONVERSATION = 4
+SERVERS = ("fast", "emulator")
+
+
+class Server(Protocol):
+    url: str
+    zelto_api_key: str
+
+    def set_faults(self, faults: Faults) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +71,9 @@ class Row:
     attempts: int
     write_wall: float
     write_cpu: float
+    write_wait: float
     server_cpu: float
+    server_wait: float
     verify_wall: float
     half_wall: float = 0.0
     p99_wall: float = 0.0
@@ -83,18 +106,23 @@ def make_plan(target: str, conversation_ids: list[str], writes: int, score: int)
 @dataclass
 class Marks:
     """When the write phase reached half, 99 % and all of its writes (wall s from the start), and
-    its CPU time: a tail that stalls shows as ``last`` far beyond ``2 x half``."""
+    the CPU and run-queue seconds of the client and the server by then: a tail that stalls shows
+    as ``last`` far beyond ``2 x half``."""
 
     half: float = 0.0
     p99: float = 0.0
     last: float = 0.0
     cpu: float = 0.0
+    wait: float = 0.0
+    server_cpu: float = 0.0
+    server_wait: float = 0.0
 
 
 def _apply(workspace: Workspace, plan: Plan, concurrency: int) -> tuple[ApplyReport, Marks]:
     """The report, and when the writes reached half, 99 % and all of the plan."""
     marks = Marks()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0, server0 = time.perf_counter(), time.process_time(), server_cpu_seconds()
+    wait0, server_wait0 = waiting_seconds()
 
     def progress(done: int, total: int) -> None:
         now = time.perf_counter() - wall0
@@ -104,6 +132,9 @@ def _apply(workspace: Workspace, plan: Plan, concurrency: int) -> tuple[ApplyRep
             marks.p99 = now
         if done == total:
             marks.last, marks.cpu = now, time.process_time() - cpu0
+            marks.server_cpu = server_cpu_seconds() - server0
+            wait, server_wait = waiting_seconds()
+            marks.wait, marks.server_wait = wait - wait0, server_wait - server_wait0
 
     # No freshness check: the bench measures writes; every conversation starts empty anyway.
     report = workspace.apply(plan, concurrency=concurrency, check_fresh=False, progress=progress)
@@ -111,7 +142,7 @@ def _apply(workspace: Workspace, plan: Plan, concurrency: int) -> tuple[ApplyRep
 
 
 def measure(
-    emulator: RunningEmulator,
+    server: Server,
     workspace: Workspace,
     name: str,
     plan: Plan,
@@ -120,12 +151,11 @@ def measure(
     faults: Faults,
     extrapolate_to: int | None = None,
 ) -> Row:
-    emulator.set_faults(faults)
-    wall0, server0 = time.perf_counter(), server_cpu_seconds()
+    server.set_faults(faults)
+    wall0 = time.perf_counter()
     report, marks = _apply(workspace, plan, concurrency)
     write_wall = marks.last
     total_wall = time.perf_counter() - wall0
-    server = (server_cpu_seconds() - server0) / total_wall
     if not report.ok:
         raise SystemExit(f"{name}: the apply did not converge: {report.summary.line()}")
     writes = report.summary.planned
@@ -137,7 +167,9 @@ def measure(
         attempts=round(report.requests.attempts * scale),
         write_wall=write_wall * scale,
         write_cpu=marks.cpu / write_wall,
-        server_cpu=server,
+        write_wait=marks.wait / write_wall,
+        server_cpu=marks.server_cpu / write_wall,
+        server_wait=marks.server_wait / write_wall,
         verify_wall=(total_wall - write_wall) * scale,
         half_wall=marks.half * scale,
         p99_wall=marks.p99 * scale,
@@ -145,11 +177,21 @@ def measure(
     )
 
 
-def engine(emulator: RunningEmulator, folder: Path) -> Workspace:
-    """The library engine pointed at the emulator, with the bench's retry budget."""
+def engine(server: Server, folder: Path) -> Workspace:
+    """The library engine pointed at the server, with the bench's retry budget."""
     (folder / "reconciler.yaml").write_text("apply: {maxAttempts: 10}\n")
-    environ = {"ZELTO_API_KEY": emulator.zelto_api_key}
-    return Workspace.load(folder, api_url=emulator.url, environ=environ)
+    environ = {"ZELTO_API_KEY": server.zelto_api_key}
+    return Workspace.load(folder, api_url=server.url, environ=environ)
+
+
+@contextmanager
+def serving(kind: str, db: Path) -> Iterator[Server]:
+    if kind == "fast":
+        with FastServer(db) as fast:
+            yield fast
+        return
+    with start_in_process(EmulatorConfig(db_path=db)) as emulator:
+        yield emulator
 
 
 def seed(path: Path, conversations: int) -> list[str]:
@@ -164,8 +206,8 @@ def print_table(rows: list[Row], latency: float) -> None:
     naive = rows[0].write_wall
     header = (
         f"{'run':<30} {'conc':>4} {'writes':>6} {'attempts':>8} {'wall s':>7} {'POST/s':>7} "
-        f"{'floor s':>7} {'x floor':>7} {'half s':>6} {'99% s':>6} {'CPU':>5} {'us/att':>6} "
-        f"{'server':>6} {'verify s':>8} {'vs naive':>8}"
+        f"{'floor s':>7} {'x floor':>7} {'half s':>6} {'99% s':>6} {'CPU':>5} {'wait':>5} "
+        f"{'us/att':>6} {'server':>6} {'wait':>5} {'us/att':>6} {'verify s':>8} {'vs naive':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -175,14 +217,17 @@ def print_table(rows: list[Row], latency: float) -> None:
             f"{row.name:<30} {row.concurrency:>4} {row.writes:>6} {row.attempts:>8} "
             f"{row.write_wall:>7.1f} {row.rate:>7.0f} {floor:>7.1f} "
             f"{row.write_wall / floor:>7.2f} {row.half_wall:>6.1f} {row.p99_wall:>6.1f} "
-            f"{row.write_cpu:>5.0%} {row.write_cpu * row.write_wall / row.attempts * 1e6:>6.0f} "
-            f"{row.server_cpu:>6.0%} "
+            f"{row.write_cpu:>5.0%} {row.write_wait:>5.0%} "
+            f"{row.write_cpu * row.write_wall / row.attempts * 1e6:>6.0f} "
+            f"{row.server_cpu:>6.0%} {row.server_wait:>5.0%} "
+            f"{row.server_cpu * row.write_wall / row.attempts * 1e6:>6.0f} "
             f"{row.verify_wall:>8.1f} "
             f"{naive / row.write_wall:>7.1f}x"
         )
     print(
         "'half s' / '99% s': when half and 99 % of the writes had their outcome (a steady pipe "
-        "reaches all at about 2 x half); 'us/att': client CPU per attempt"
+        "reaches all at about 2 x half); CPU, wait (runnable, waiting for a core) and us/att "
+        "(CPU per attempt): the client's, then the server's, over the write phase"
     )
     for row in rows:
         if row.extrapolated_from:
@@ -226,6 +271,31 @@ def backoff_alone(
             last = now
 
 
+def run_all(kind: str, db: Path, ids: list[str], args: argparse.Namespace) -> list[Row]:
+    """The warm-up, the naive slice, then clean and flaky runs at each concurrency, against one
+    server over ``db``."""
+    clean = Faults(latency_ms=args.latency_ms)
+    flaky = Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, seed=1)
+    with serving(kind, db) as server, engine(server, db.parent) as ws:
+        score = iter(range(100))
+
+        def plan(writes: int) -> Plan:
+            return make_plan(ws.target_name, ids, writes, next(score))
+
+        measure(server, ws, "warm-up", plan(500), concurrency=16, faults=Faults())
+        rows = [
+            measure(server, ws, "naive: one at a time*", plan(args.naive_writes),
+                    concurrency=1, faults=clean, extrapolate_to=args.writes)
+        ]  # fmt: skip
+        for concurrency in args.concurrency:
+            for label, faults in (("clean", clean), (f"{args.error_rate:.0%} 503s", flaky)):
+                rows.append(
+                    measure(server, ws, f"Workspace.apply, {label}", plan(args.writes),
+                            concurrency=concurrency, faults=faults)
+                )  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writes", type=int, default=20_000)
@@ -233,57 +303,26 @@ def main() -> None:
     parser.add_argument("--naive-writes", type=int, default=250)
     parser.add_argument("--error-rate", type=float, default=0.10, help="injected 503s")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--server", choices=[*SERVERS, "both"], default="fast")
     args = parser.parse_args()
     latency = args.latency_ms / 1000.0
-    clean = Faults(latency_ms=args.latency_ms)
-    flaky = Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, seed=1)
-    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"
         ids = seed(db, -(-args.writes // PER_CONVERSATION))
-        emulator = start_in_process(EmulatorConfig(db_path=db))
-        try:
-            with engine(emulator, Path(tmp)) as ws:
-                score = iter(range(100))
-
-                def plan(writes: int) -> Plan:
-                    return make_plan(ws.target_name, ids, writes, next(score))
-
-                measure(emulator, ws, "warm-up", plan(500), concurrency=16, faults=Faults())
-                rows = [
-                    measure(
-                        emulator,
-                        ws,
-                        "naive: one at a time*",
-                        plan(args.naive_writes),
-                        concurrency=1,
-                        faults=clean,
-                        extrapolate_to=args.writes,
-                    )
-                ]
-                for concurrency in args.concurrency:
-                    for label, faults in (("clean", clean), (f"{args.error_rate:.0%} 503s", flaky)):
-                        name = f"Workspace.apply, {label}"
-                        rows.append(
-                            measure(
-                                emulator,
-                                ws,
-                                name,
-                                plan(args.writes),
-                                concurrency=concurrency,
-                                faults=faults,
-                            )
-                        )
-        finally:
-            emulator.stop()
-    print(
-        f"apply: {args.writes} creates over {len(ids)} conversations, emulator in another "
-        f"process, {args.latency_ms:g} ms latency; 'wall s' = write phase, 'verify s' = read-back"
-    )
-    print(
-        f"load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f} (2 cores shared)"
-    )
-    print_table(rows, latency)
+        for kind in SERVERS if args.server == "both" else (args.server,):
+            load0 = os.getloadavg()
+            rows = run_all(kind, db, ids, args)
+            load1 = os.getloadavg()
+            print(
+                f"\n{kind}: {args.writes} creates over {len(ids)} conversations, server in "
+                f"another process, {args.latency_ms:g} ms latency; 'wall s' = write phase, "
+                "'verify s' = read-back"
+            )
+            print(
+                f"load average (1/5/15 min) before {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, "
+                f"after {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f} (2 cores shared)"
+            )
+            print_table(rows, latency)
     conc = max(args.concurrency)
     models = [backoff_alone(args.writes, conc, latency, args.error_rate, seed) for seed in range(5)]
     print(

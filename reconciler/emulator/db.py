@@ -35,6 +35,19 @@ class Database:
             raise EmulatorError(f"cannot open emulator state {target!r}: {exc}") from exc
         self._lock = threading.Lock()
 
+    def into_memory(self) -> None:
+        """Go on from a copy of this database in memory (SQLite's backup API); later writes stay
+        there. For bench/_fast_server.py: on a file, each statement's locks on the WAL cost
+        about as much CPU as the statement (an upsert 90 us on the file, 38 us in memory), and
+        that server exists to spend as little CPU per request as it can."""
+        with self._lock:
+            memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            self._db.backup(memory)
+            memory.execute("PRAGMA journal_mode=MEMORY")
+            memory.execute("PRAGMA synchronous=NORMAL")
+            self._db.close()
+            self._db = memory
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -94,8 +94,8 @@ class RecordFields(StrictModel):
     def masked(self) -> dict[str, Masked]:
         """The masked fields, by their compared-field name (``note``, ``metricId``, ...)."""
         return {
-            info.alias or name: value
-            for name, info in type(self).model_fields.items()
+            alias: value
+            for name, alias in _NAMES
             if isinstance(value := getattr(self, name), Masked)
         }
 
@@ -109,6 +109,10 @@ class RecordFields(StrictModel):
 _ATTRIBUTES: dict[str, str] = {
     info.alias or name: name for name, info in RecordFields.model_fields.items()
 }
+#: (attribute, compared-field name) pairs, read once: the preflight asks every write of a plan
+#: whether it masks a value, and ``type(self).model_fields`` is a pydantic descriptor call each
+#: time (20,000 writes: ~0.2 s of preflight before the first POST).
+_NAMES: tuple[tuple[str, str], ...] = tuple((name, alias) for alias, name in _ATTRIBUTES.items())
 
 
 class FieldDiff(StrictModel):

@@ -181,7 +181,8 @@ def engine(server: Server, folder: Path) -> Workspace:
     """The library engine pointed at the server, with the bench's retry budget."""
     (folder / "reconciler.yaml").write_text("apply: {maxAttempts: 10}\n")
     environ = {"ZELTO_API_KEY": server.zelto_api_key}
-    return Workspace.load(folder, api_url=server.url, environ=environ)
+    # pause_gc: as `reconciler apply` loads it (cli/cmd_apply.py).
+    return Workspace.load(folder, api_url=server.url, environ=environ, pause_gc=True)
 
 
 @contextmanager

@@ -40,6 +40,7 @@ from reconciler.engine.specs import load_desired, load_planned, spec_paths
 from reconciler.engine.steps import (
     ProgressCallback,
     UnreadableCallback,
+    freeze_survivors,
     read_and_plan,
     run_sync,
     write_plan,
@@ -112,8 +113,9 @@ class Workspace:
         is where tokens and ``ZELTO_API_URL`` come from. The target is chosen lazily, after the
         specs have loaded, so that a spec mistake is reported before a missing token.
         ``pause_gc`` pauses Python's cyclic garbage collector while specs load and freezes what
-        they built: faster for a short-lived program (the CLI asks for it), but process-wide, so
-        a long-running service embedding the engine decides for itself (spec.loader.gc_paused).
+        they built, and freezes what is alive before an apply's writes (the plan: see
+        steps.freeze_survivors): faster for a short-lived program (the CLI asks for it), but
+        process-wide, so a long-running service embedding the engine decides for itself.
         ``deadline`` (seconds from now) bounds every read and write of this workspace: no
         request starts and no retry waits past it (``--deadline``).
         """
@@ -395,6 +397,8 @@ class Workspace:
         ready = self.check(plan, force=force, adopt=adopt)
         http = _http_settings(self.loaded.config.apply, concurrency, self._deadline)
         endpoint = self._open()
+        if self._pause_gc:
+            freeze_survivors()
         return run_sync(
             write_plan(endpoint, http, ready, check_fresh=check_fresh, progress=progress, stop=stop)
         )

@@ -13,8 +13,10 @@ memory (``Store.into_memory``: the file's locks cost as much CPU as the statemen
   serves them from memory;
 - **writes** (any other method): hands them to the emulator's own ASGI app in this process
   (Starlette routing, validation, the SQLite upsert), so answers and upsert semantics are the
-  emulator's; only uvicorn is left out. A write to a conversation marks its rendered reads stale,
-  and the next read renders them again, so a read-back sees the writes;
+  emulator's; only uvicorn is left out. A write is handled when it arrives and answered after
+  the latency (the emulator waits first: see ``_Http.on_message_complete`` for why not here). A
+  write to a conversation marks its rendered reads stale, and the next read renders them again,
+  so a read-back sees the writes;
 - **faults**: latency, 503s and 429s are drawn by the emulator's ``FaultInjector`` (the same
   seeded sequence, in arrival order) and answered with the emulator's ``fault_response`` bytes;
   ``PUT /__bench/faults`` (``FastServer.set_faults``) sets them. Dropped connections and lost
@@ -43,7 +45,7 @@ import sys
 import time
 import urllib.request
 from collections import deque
-from collections.abc import MutableMapping
+from collections.abc import Callable, Coroutine, MutableMapping
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from multiprocessing.connection import Connection
@@ -120,6 +122,28 @@ def render_reads(app: EmulatorApp, db: str, api_key: str) -> tuple[Reads, dict[b
     return reads, answers
 
 
+def _drive(coroutine: Coroutine[Any, Any, bytes], done: Callable[[bytes], None]) -> None:
+    """Run ``coroutine`` now, in this callback, and pass its result to ``done``; where it really
+    waits (the emulator's write path never does), go on when what it waits for is done.
+
+    Why not a task: a task's first step and its done-callback each wait for a later iteration
+    of the loop, which on a loaded server takes milliseconds. Resuming with ``send(None)`` is
+    what a task does when the future it awaited is done: the ``await`` then reads that future's
+    result, or raises its exception.
+    """
+    try:
+        waited = coroutine.send(None)
+    except StopIteration as finished:
+        done(finished.value)
+        return
+    loop = asyncio.get_running_loop()
+    if waited is None:  # a bare yield (asyncio.sleep(0)): go on in the next iteration
+        loop.call_soon(_drive, coroutine, done)
+        return
+    waited._asyncio_future_blocking = False
+    waited.add_done_callback(lambda _: _drive(coroutine, done))
+
+
 class _Http(asyncio.Protocol):
     """One keep-alive connection; answers leave in request order, each ``latency`` after it."""
 
@@ -185,18 +209,14 @@ class _Http(asyncio.Protocol):
                 return
         else:
             server.wrote(self.url)
-        # As the emulator does: wait out the latency, then handle (a write lands then).
-        request = (slot, method, self.url, self.headers, body)
-        if decision.delay_seconds:
-            server.loop.call_later(decision.delay_seconds, self._through_app, *request)
-        else:
-            self._through_app(*request)
-
-    def _through_app(
-        self, slot: list[Any], method: bytes, url: bytes, headers: list[Any], body: bytes
-    ) -> None:
-        task = asyncio.ensure_future(self.server.through_app(method, url, headers, body))
-        task.add_done_callback(lambda done: self._ready(slot, done.result()))
+        # Handled now, answered after the latency; the emulator waits first, then handles. On one
+        # thread that order keeps the requests in flight in one wave: every write whose wait
+        # ends at the same moment is handled back to back while no new request is read, and
+        # those then start their waits together (a write's handling started 7.8 ms after its
+        # latency on average, 64 in flight, 20 ms; the apply took 1.78x its floor instead of
+        # 1.46x). A server with more than one core does not serialise the requests in flight.
+        coroutine = server.through_app(method, self.url, self.headers, body)
+        _drive(coroutine, lambda answer: self._later(slot, decision.delay_seconds, answer))
 
     def _later(self, slot: list[Any], delay: float, answer: bytes) -> None:
         if delay:

@@ -40,14 +40,12 @@ import json
 import multiprocessing
 import re
 import socket
-import sqlite3
 import sys
 import time
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Coroutine, MutableMapping
 from dataclasses import asdict, dataclass, field
-from http import HTTPStatus
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -56,70 +54,22 @@ from urllib.parse import unquote
 
 import httptools
 import uvloop
-from starlette.responses import JSONResponse
 
 from reconciler.emulator import EmulatorApp, EmulatorConfig, Faults, create_app
 from reconciler.emulator.app import fault_response
 from reconciler.emulator.contract import DEFAULT_ZELTO_API_KEY, ROUTE_SIRO_VALUES
 from reconciler.emulator.faults import Decision, Fate, FaultInjector
-from reconciler.emulator.store import Organization
-from reconciler.emulator.zelto_api import ZeltoApi
+
+try:  # as bench scripts import it: bench/ is on sys.path
+    from _fast_answers import Reads, http_bytes, render_reads, rendered
+except ModuleNotFoundError:  # as the tests import it: bench._fast_server
+    from bench._fast_answers import Reads, http_bytes, render_reads, rendered
 
 STATS_PATH = b"/__bench/requests"
 FAULTS_PATH = b"/__bench/faults"
 _START_TIMEOUT_SECONDS = 600.0  # rendering 100,000 conversations takes a while
 # The conversation a write goes to (any method but GET): its rendered reads are then stale.
 _WRITE_PATH = re.compile(rb"^/v1/conversations/([^/?]+)")
-
-
-def _http_bytes(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode()]
-    lines += [name + b": " + value for name, value in headers]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-def _rendered(response: JSONResponse) -> bytes:
-    return _http_bytes(response.status_code, response.raw_headers, bytes(response.body))
-
-
-@dataclass(frozen=True)
-class Reads:
-    """How one organization's reads are rendered: at start, and again after a write."""
-
-    api: ZeltoApi
-    org: Organization
-
-    def answers(self, conversation_id: str) -> dict[bytes, bytes]:
-        """A conversation's two GET answers by request path (none when it does not exist).
-
-        The bodies come from the emulator's own store methods and ``ZeltoApi.metrics_page``,
-        put into the ``JSONResponse`` its handlers return: not a second rendering of the shape.
-        """
-        conversation = self.api.store.get_conversation(self.org.id, conversation_id)
-        if conversation is None:
-            return {}
-        base = f"/v1/conversations/{conversation_id}"
-        answers = {base.encode(): _rendered(JSONResponse(conversation))}
-        if self.org.metrics_enabled:  # else the emulator's 403, through its app
-            page = self.api.metrics_page(conversation["id"])
-            answers[f"{base}/customer-metrics".encode()] = _rendered(JSONResponse(page))
-        return answers
-
-
-def render_reads(app: EmulatorApp, db: str, api_key: str) -> tuple[Reads, dict[bytes, bytes]]:
-    """Every conversation's two GET answers for ``api_key``'s organization, by request path."""
-    org = app.store.organization_for_key(api_key)
-    if org is None:
-        raise SystemExit("the API key has no organization in this database")
-    reads = Reads(ZeltoApi(app.store), org)
-    # Which conversations exist is the one thing the store has no method for.
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as listing:
-        query = "SELECT id FROM conversations WHERE organization_id = ? ORDER BY id"
-        ids = [row[0] for row in listing.execute(query, (org.id,))]
-    answers: dict[bytes, bytes] = {}
-    for cid in ids:
-        answers.update(reads.answers(cid))
-    return reads, answers
 
 
 def _drive(coroutine: Coroutine[Any, Any, bytes], done: Callable[[bytes], None]) -> None:
@@ -169,7 +119,7 @@ class _Http(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             if self.transport is not None:
-                self.transport.write(_http_bytes(400, [(b"content-length", b"0")], b""))
+                self.transport.write(http_bytes(400, [(b"content-length", b"0")], b""))
                 self.transport.close()
 
     # httptools callbacks
@@ -278,7 +228,7 @@ class _Server:
     def fault(self, decision: Decision, url: bytes) -> bytes:
         """The emulator's answer to an injected 503 or 429."""
         path = unquote(url.partition(b"?")[0].decode())
-        return _rendered(fault_response(decision, is_siro=path == ROUTE_SIRO_VALUES))
+        return rendered(fault_response(decision, is_siro=path == ROUTE_SIRO_VALUES))
 
     def control(self, method: bytes, url: bytes, body: bytes) -> bytes:
         """``GET /__bench/requests``, ``PUT /__bench/faults``: the bench steering its server."""
@@ -297,7 +247,7 @@ class _Server:
                     self.injector.set(faults)
                     status, answer = 200, asdict(faults)
         data = json.dumps(answer).encode()
-        return _http_bytes(status, [(b"content-length", str(len(data)).encode())], data)
+        return http_bytes(status, [(b"content-length", str(len(data)).encode())], data)
 
     async def through_app(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes
@@ -327,7 +277,7 @@ class _Server:
                 chunks.append(message.get("body", b""))
 
         await self.app(scope, receive, send)
-        return _http_bytes(start["status"], list(start.get("headers", [])), b"".join(chunks))
+        return http_bytes(start["status"], list(start.get("headers", [])), b"".join(chunks))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Which HTTP transport reads fastest with many requests in flight? (issue 5, docs/performance.md)
 
 Runs the emulator in a separate process with injected latency (20 ms by default) so that client
-and server do not share an interpreter, then sends the same GETs
+and server do not share an interpreter, every row on asyncio's own loop (the engine runs on
+uvloop's where installed: docs/performance.md), then sends the same GETs
 (``/v1/conversations/{id}/customer-metrics``) through several client set-ups:
 
 - the naive baseline: one request at a time;
@@ -9,9 +10,10 @@ and server do not share an interpreter, then sends the same GETs
 - one ``httpx.AsyncClient`` over the ``httpx-aiohttp`` transport, at 8, 32 and 64;
 - several ``httpx.AsyncClient`` instances with small pools (4 connections each);
 - aiohttp's own ``ClientSession`` with no httpx at all (the reference: the least client CPU);
-- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on its two wires:
-  httpcore's pool driven without ``AsyncClient``, and aiohttp's pool answering ``httpx.Response``
-  (the default, see reconciler/remote/http/wire.py);
+- the project's own ``HttpSession`` (the full policy: slots, retries, redaction) on its three
+  wires: httpcore's pool driven without ``AsyncClient``, aiohttp's pool answering
+  ``httpx.Response`` (what a proxied session uses), and the direct wire (the default, see
+  reconciler/remote/http/direct.py);
 - ``ZeltoClient`` on the default session, as plan and apply use it: reads (``list_metrics``, the
   page validated by pydantic) and writes (``submit_metric``, a POST that upserts, its answer
   validated).
@@ -320,7 +322,8 @@ def cpu_plan() -> list[tuple[str, Runner, int]]:
     return [
         ("naive: one request at a time", one_client_default, 1),
         ("aiohttp alone, no httpx (reference)", aiohttp_alone, 64),
-        ("HttpSession, aiohttp wire (default)", _session_runner("aiohttp"), 64),
+        ("HttpSession, aiohttp wire (proxied)", _session_runner("aiohttp"), 64),
+        ("HttpSession, direct wire (default)", _session_runner("direct"), 64),
         ("ZeltoClient reads (list_metrics)", _zelto_runner(write=False), 64),
         ("ZeltoClient writes (submit_metric)", _zelto_runner(write=True), 64),
     ]
@@ -338,7 +341,8 @@ def full_plan() -> list[tuple[str, Runner, int]]:
         plan.append(("aiohttp alone, no httpx (reference)", aiohttp_alone, n))
     for n in (32, 64):
         plan.append(("HttpSession, httpcore pool", _session_runner("httpx"), n))
-        plan.append(("HttpSession, aiohttp wire (default)", _session_runner("aiohttp"), n))
+        plan.append(("HttpSession, aiohttp wire (proxied)", _session_runner("aiohttp"), n))
+        plan.append(("HttpSession, direct wire (default)", _session_runner("direct"), n))
     for write in (False, True):
         plan.append((f"ZeltoClient {'writes' if write else 'reads'}", _zelto_runner(write), 64))
     return plan

@@ -238,14 +238,20 @@ def print_table(rows: list[Row], latency: float) -> None:
             )
 
 
-def backoff_alone(
-    writes: int, concurrency: int, latency: float, error_rate: float, seed: int
+def backoff_alone(  # noqa: PLR0917 - a model's parameters, each a different fact
+    writes: int,
+    concurrency: int,
+    latency: float,
+    error_rate: float,
+    seed: int,
+    base: float | None = None,
 ) -> float:
     """The ratio to the floor that the retry schedule alone costs, with no client CPU at all: a
     simulation of the session's rule (every attempt takes ``latency``; a failed one frees its
     slot, waits its full-jitter backoff, then queues at the head of the line). What the measured
     ratio has above this is the client's (and the server's) CPU, not the tail."""
-    settings, rng = HttpSettings(), random.Random(seed)
+    settings = HttpSettings() if base is None else HttpSettings(backoff_base_seconds=base)
+    rng = random.Random(seed)
     retries: list[tuple[int, int]] = []
     fresh, free, attempts, last = writes, concurrency, 0, 0.0
     events: list[tuple[float, int, int, int]] = []  # (when, 0 answered | 1 backoff over, id, n)
@@ -297,6 +303,19 @@ def run_all(kind: str, db: Path, ids: list[str], args: argparse.Namespace) -> li
     return rows
 
 
+def simulate_bases(args: argparse.Namespace) -> None:
+    """The retry schedule's cost alone for each backoff base (docs/performance.md)."""
+    conc, latency = max(args.concurrency), args.latency_ms / 1000.0
+    print(f"{args.writes} writes, {args.error_rate:.0%} failures, {conc} in flight, "
+          f"{args.latency_ms:g} ms; 20 seeds; default base "
+          f"{HttpSettings().backoff_base_seconds} s")  # fmt: skip
+    for base in args.simulate_bases:
+        got = [backoff_alone(args.writes, conc, latency, args.error_rate, seed, base)
+               for seed in range(20)]  # fmt: skip
+        print(f"base {base:.2f} s: {min(got):.3f}-{max(got):.3f} x floor, "
+              f"mean {sum(got) / len(got):.3f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writes", type=int, default=20_000)
@@ -305,7 +324,17 @@ def main() -> None:
     parser.add_argument("--error-rate", type=float, default=0.10, help="injected 503s")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--server", choices=[*SERVERS, "both"], default="fast")
+    parser.add_argument(
+        "--simulate-bases",
+        type=float,
+        nargs="+",
+        metavar="SECONDS",
+        help="only simulate the retry schedule for these backoff bases (20 seeds)",
+    )
     args = parser.parse_args()
+    if args.simulate_bases:
+        simulate_bases(args)
+        return
     latency = args.latency_ms / 1000.0
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"

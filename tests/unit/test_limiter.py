@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.emulator import Faults
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.remote.http.limiter import Feedback, Limiter
+from reconciler.remote.http.limiter import _HOLD_AFTER, Feedback, Limiter
 
 
 class Clock:
@@ -46,6 +46,20 @@ def _deliver(limiter: Limiter, clock: Clock, count: int, seconds: float) -> None
     for _ in range(count):
         clock.now += seconds / count
         _answer(limiter, clock, _ok(clock))
+
+
+def _paced(limiter: Limiter, clock: Clock, seconds: float) -> None:
+    """A session with more to send than the pace lets through: each start goes when
+    :meth:`Limiter.reserve` says, and is answered ok (the pace, not the caller, sets the rate)."""
+
+    async def drive() -> None:
+        end = clock.now + seconds
+        while clock.now < end:
+            await limiter.acquire()
+            clock.now += limiter.reserve()
+            limiter.release(_ok(clock))
+
+    asyncio.run(drive())
 
 
 def _warm(limiter: Limiter, clock: Clock) -> None:
@@ -122,10 +136,54 @@ def test_the_rate_grows_back_and_never_above_the_configured_ceiling() -> None:
     _deliver(limiter, clock, 50, 1.0)
     _answer(limiter, clock, _throttled(clock.now - 0.02))
     assert limiter.rate == pytest.approx(45, rel=0.03)
-    _deliver(limiter, clock, 45, 1.0)
-    assert limiter.rate is not None and 45 < limiter.rate < 50  # additive: ~5 % a second
-    _deliver(limiter, clock, 1000, 20.0)
+    _paced(limiter, clock, 1.0)
+    assert limiter.rate is not None and 45 < limiter.rate < 50  # back to 0.98 × 50 quickly
+    _paced(limiter, clock, 20.0)
     assert limiter.rate == 50
+
+
+def _throttled_at(limiter: Limiter, clock: Clock, per_second: int) -> None:
+    """A warm session whose server took ``per_second`` over the last second, then said 429."""
+    _warm(limiter, clock)
+    _deliver(limiter, clock, per_second, 1.0)
+    _answer(limiter, clock, _throttled(clock.now - 0.02))
+
+
+def test_after_a_decrease_the_rate_cruises_just_below_the_limit_it_saw() -> None:
+    """Back to 0.98 × the delivery rate within a second, then a probe that is slow at first:
+    the limit just seen is not reached for about five seconds (a constant +2.5 % a second from
+    0.95, before, went past it within three: a probe, and its 429s, every two seconds)."""
+    limiter, clock = _limiter()
+    _throttled_at(limiter, clock, 200)
+    assert limiter.rate == pytest.approx(180, rel=0.02)
+    _paced(limiter, clock, 1.0)
+    assert limiter.rate == pytest.approx(196, rel=0.005)
+    _paced(limiter, clock, 3.0)
+    assert limiter.rate is not None and 196 < limiter.rate < 199
+    _paced(limiter, clock, 3.0)
+    assert limiter.rate > 200  # probing beyond it
+
+
+def test_a_limit_four_times_higher_than_the_estimate_is_found_within_seconds() -> None:
+    """The probe's step doubles every second: an estimate far too low (another client had used
+    most of the server's window) does not cost minutes of a quarter of the throughput."""
+    limiter, clock = _limiter()
+    _throttled_at(limiter, clock, 50)
+    assert limiter.rate == pytest.approx(45, rel=0.02)
+    _paced(limiter, clock, 15.0)
+    assert limiter.rate is not None and limiter.rate >= 200
+
+
+def test_a_rate_the_session_does_not_use_does_not_grow() -> None:
+    """A caller slower than the pace tests no higher rate: raised meanwhile, the rate would let
+    a burst through once the caller speeds up (RFC 7661). It grows again once the pace binds."""
+    limiter, clock = _limiter()
+    _throttled_at(limiter, clock, 200)
+    rate = limiter.rate
+    _deliver(limiter, clock, 1000, 10.0)  # 100 a second, under the pace
+    assert limiter.rate == rate
+    _paced(limiter, clock, 1.0)
+    assert limiter.rate is not None and rate is not None and limiter.rate > rate
 
 
 def test_the_in_flight_limit_grows_back_to_the_configured_concurrency() -> None:
@@ -154,6 +212,39 @@ def test_a_young_session_lowers_only_what_is_in_flight() -> None:
     _deliver(limiter, clock, 5, 0.1)
     _answer(limiter, clock, _throttled(clock.now - 0.02))
     assert limiter.rate is None and limiter.limit == pytest.approx(7.2)
+
+
+def _young_burst(limiter: Limiter, clock: Clock, taken: int) -> None:
+    """A session's first 0.7 s: ``taken`` answers, then the server's window is full: a 429 (the
+    decrease), then only 429s for what was sent after it."""
+    _deliver(limiter, clock, taken, 0.7)
+    _answer(limiter, clock, _throttled(clock.now - 0.02))
+    for _ in range(_HOLD_AFTER):
+        clock.now += 0.005
+        _answer(limiter, clock, _throttled(clock.now - 0.002, retry_after=1.0))
+
+
+@pytest.mark.parametrize("ceiling", [None, 500.0])
+def test_a_young_session_that_fills_the_window_is_paced_at_what_it_holds(
+    ceiling: float | None,
+) -> None:
+    """The first second's burst filled the server's window: the session holds for its
+    Retry-After, then goes on at 0.9 × what the window took. Unpaced (or at a configured rate
+    above the limit), as before, it filled the window again as soon as the hold ended, and held
+    a second time (a second lost in 17)."""
+    limiter, clock = _limiter(per_second=ceiling)
+    _young_burst(limiter, clock, taken=200)
+    assert limiter.held() == pytest.approx(1.0)
+    assert limiter.rate == pytest.approx(180, rel=0.02)
+
+
+def test_a_young_session_refused_from_the_start_holds_but_stays_unpaced() -> None:
+    """Most of its requests refused: others filled the window, and the few it took say nothing
+    about the limit (pacing at 0.9 × 2 would crawl)."""
+    limiter, clock = _limiter()
+    _young_burst(limiter, clock, taken=2)
+    assert limiter.held() == pytest.approx(1.0)
+    assert limiter.rate is None
 
 
 def test_not_adaptive_keeps_the_configuration() -> None:

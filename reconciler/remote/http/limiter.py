@@ -7,12 +7,18 @@ answers instead, with the loss-based AIMD rule of TCP congestion control and of 
 concurrency-limits (``AIMDLimit``: multiply by 0.9 on a drop, add while it goes well), applied to
 two quantities:
 
-* the **start rate** (requests per second): unpaced until the first throttle after the session's
-  first second (before, a young session's delivery rate says nothing); then paced at 0.9 ×
-  what the server actually accepted over the last second (the delivery rate is the best estimate
-  of a rate limit one can get without being told it), back quickly to 0.95 × that rate, then
-  growing additively (2.5 % of it per second) so that the next probe of the limit, about two
-  seconds later, costs only a handful of 429s;
+* the **start rate** (requests per second): unpaced until the first throttle; then paced at
+  0.9 × what the server actually accepted over the last second (the delivery rate is the best
+  estimate of a rate limit one can get without being told it), back quickly to 0.98 × that rate,
+  where it *cruises*: it grows by a step that starts at 0.05 % of that rate per second and
+  doubles every second (the probe of TCP BBR and CUBIC: slow near the limit last seen, fast
+  beyond it), so the limit just seen is probed again about five seconds later for a handful of
+  429s, and a limit four times higher than the estimate is found within about twelve seconds.
+  The rate grows only while the pace is what holds starts back (RFC 7661's rule: a rate the
+  session does not use says nothing about the server). A session younger than one second is
+  paced only once its answers show the server's window full (below) and mostly of its own
+  requests: what the window holds is then the limit (before, a young session's delivery rate
+  says nothing);
 * the **in-flight limit**: cut by the same factor on a throttle, and by the latency gradient when
   the server slows (a short-term round-trip average above twice the long-term one, as in
   Gradient2), growing back by one per round trip up to the configured ``concurrency``.
@@ -21,11 +27,12 @@ One decrease per *round* and at most one per second (the server's own window): a
 requests sent before the last decrease describe the old rate, so they are not counted again
 (TCP's rule for one loss window). When most answers since a decrease are still 429s, the
 server's window is full (a burst at the start filled it): only then does the whole session hold
-new starts for the ``Retry-After`` the server gave. The retried request itself always waits its
-own ``Retry-After`` (the session's retry loop): the limiter never shortens it. Neither quantity
-goes below half of its high mark (the most the server was seen to take; the configured
-concurrency), so a server that answers 429 at random rather than to a rate costs at most half
-the throughput instead of all of it.
+new starts for the ``Retry-After`` the server gave, paced from then on (unpaced, it would fill
+the window again as soon as the hold ends, and hold a second time). The retried request itself
+always waits its own ``Retry-After`` (the session's retry loop): the limiter never shortens it.
+Neither quantity goes below half of its high mark (the most the server was seen to take; the
+configured concurrency), so a server that answers 429 at random rather than to a rate costs at
+most half the throughput instead of all of it.
 
 A configured ``requests_per_second`` is a ceiling the limiter never exceeds, and the configured
 ``concurrency`` is the most it ever lets in flight; ``adaptive=False`` keeps both fixed (the
@@ -45,13 +52,20 @@ __all__ = ["PACE_TOLERANCE_SECONDS", "Feedback", "Limiter"]
 #: Multiplicative decrease, as Netflix's AIMDLimit (backoffRatio).
 _BACKOFF = 0.9
 #: After a decrease the rate climbs quickly (TCP's slow start: +0.5 per answer, about +50 % a
-#: second) back to this fraction of the delivery rate measured at the decrease, which is where
-#: the server's limit was just seen, and also recovers from several decreases in one burst ...
-_RECOVER = 0.95
+#: second) back to this fraction of the delivery rate measured at the decrease (or of the rate
+#: paced at, when lower: counted when the answers come, the delivery rate can exceed the limit
+#: by a few), which is where the server's limit was just seen; this also recovers from several
+#: decreases in one burst ...
+_RECOVER = 0.98
 _SLOW_START_STEP = 0.5
-#: ... then additively (congestion avoidance): this fraction of that rate per second, so the
-#: limit is probed again after about two seconds, at the cost of a few 429s.
-_RATE_GROWTH_PER_SECOND = 0.025
+#: ... then cruises: it grows by this fraction of that rate per second, a step that doubles every
+#: ``_DOUBLING_SECONDS`` (at most up to the slow start's), so that the limit just seen is probed
+#: again only after about five seconds (+1 % after four, +2 % after five), while a limit four
+#: times higher is reached in about twelve. A constant +2.5 % a second (before) probed every two
+#: seconds from 0.95 and needed about two minutes for the latter.
+_RATE_GROWTH_PER_SECOND = 0.0005
+_DOUBLING_SECONDS = 1.0
+_MAX_DOUBLINGS = 30.0  # 2**30 × the step is past the slow start's for any rate: no overflow
 #: The latency gradient: a short-term round trip above this multiple of the long-term one is
 #: queueing (Gradient2's tolerance), answered by a smaller in-flight limit.
 _RTT_TOLERANCE = 2.0
@@ -109,6 +123,8 @@ class Limiter:
         self.rate = requests_per_second
         self._threshold = math.inf
         self._growth = 0.0
+        self._cruise_since = math.inf
+        self._pace_bound_at = -math.inf
         self._in_flight = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._next_start = 0.0
@@ -120,6 +136,8 @@ class Limiter:
         self._late_answers = 0
         self._peak = 0.0
         self._first_start = math.inf
+        self._taken = self._refused = 0  # answers of the session: accepted, and 429
+        self._paced = False  # a decrease has measured the server's rate
         self._min_limit = max(1.0, concurrency * _FLOOR)
         self._delivered: deque[float] = deque()
         self._rtt_short = 0.0
@@ -168,7 +186,10 @@ class Limiter:
         self._first_start = min(self._first_start, now)
         start = max(now, self._hold_until)
         if self.rate is not None:
-            start = max(start, self._next_start - PACE_TOLERANCE_SECONDS)
+            due = self._next_start - PACE_TOLERANCE_SECONDS
+            if due > start:
+                self._pace_bound_at = now  # the pace, not the caller, decides when starts go
+            start = max(start, due)
             self._next_start = max(self._next_start, start) + 1.0 / self.rate
         return start - now
 
@@ -196,11 +217,13 @@ class Limiter:
         if feedback.sent_at >= self._late_since:
             self._late_answers += 1
         if feedback.throttled:
+            self._refused += 1
             self._throttled(feedback, now)
             return
+        self._taken += 1
         self._count_delivery(now)  # any answer but a 429: the server took it
         if feedback.ok:
-            self._grow()
+            self._grow(now)
             self._observe_rtt(feedback, now)
 
     def _throttled(self, feedback: Feedback, now: float) -> None:
@@ -213,7 +236,14 @@ class Limiter:
         dense = self._late_throttles >= _HOLD_AFTER and (
             2 * self._late_throttles >= self._late_answers
         )
-        if dense and feedback.retry_after:
+        if not dense:
+            return
+        if not self._paced and self._taken >= self._refused:
+            # The decrease was too young to pace, but a full window that mostly our own
+            # requests filled is a measurement: what it holds is the limit. (When most of our
+            # requests were refused, others filled it, and its count says nothing.)
+            self._pace(now)
+        if feedback.retry_after:
             # Most answers since the decrease are 429s: the server's window is still full (a
             # burst filled it), so a lower rate alone would collect 429s until it empties.
             self._hold_until = max(self._hold_until, now + feedback.retry_after)
@@ -226,8 +256,15 @@ class Limiter:
         self.limit = max(self._min_limit, _BACKOFF * self.limit)
         self._rate_round = now
         self._count_late_from(now)
-        if now - self._first_start < _DELIVERY_WINDOW:
-            return  # too young to know what the server takes: fewer in flight is all we can do
+        if now - self._first_start >= _DELIVERY_WINDOW:
+            self._pace(now)
+        # else too young to know what the server takes: fewer in flight, unless the answers
+        # that follow show the server's window full (_throttled)
+
+    def _pace(self, now: float) -> None:
+        """Pace at 0.9 × what the server took over the last second (or the current rate, when
+        lower), back quickly to 0.98 × that, then cruise (_grow)."""
+        self._paced = True
         delivered = self._delivery_rate(now)
         self._peak = max(self._peak, delivered)
         current = self.rate if self.rate is not None else math.inf
@@ -235,20 +272,33 @@ class Limiter:
         if math.isinf(base):  # unpaced, and nothing accepted lately: start from the slots
             base = self.limit
         self.rate = max(_MIN_RATE, _FLOOR * self._peak, _BACKOFF * base)
-        self._threshold = max(self.rate, _RECOVER * delivered)
+        self._threshold = max(self.rate, _RECOVER * min(current, delivered))
         self._growth = _RATE_GROWTH_PER_SECOND * self._threshold
+        self._cruise_since = math.inf
 
     def _count_late_from(self, moment: float) -> None:
         self._late_since = moment
         self._late_throttles = self._late_answers = 0
 
-    def _grow(self) -> None:
-        """Additive increase per answered request, so that growth per second is constant."""
+    def _grow(self, now: float) -> None:
+        """Increase per answered request: the in-flight limit by one per round trip; the rate,
+        while the pace holds starts back, by the slow start's step up to the threshold, then by
+        the cruise's doubling step (per answer, so that the growth per second is as stated)."""
         if self.limit < self._max_in_flight:
             self.limit = min(float(self._max_in_flight), self.limit + 1.0 / self.limit)
         if self.rate is None:
             return
-        step = _SLOW_START_STEP if self.rate < self._threshold else self._growth / self.rate
+        if now - self._pace_bound_at > _DELIVERY_WINDOW:
+            # The caller (or the in-flight limit) was slower than the pace: a higher rate would
+            # go untested, then burst at the server all at once when the caller speeds up.
+            self._cruise_since = math.inf  # the probe starts over once the pace binds again
+            return
+        if self.rate < self._threshold:
+            step = _SLOW_START_STEP
+        else:
+            self._cruise_since = min(self._cruise_since, now)
+            doublings = min(_MAX_DOUBLINGS, (now - self._cruise_since) / _DOUBLING_SECONDS)
+            step = min(_SLOW_START_STEP, self._growth * 2.0**doublings / self.rate)
         rate = self.rate + step
         self.rate = rate if self._ceiling is None else min(rate, self._ceiling)
 

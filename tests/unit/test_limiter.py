@@ -151,14 +151,14 @@ def _throttled_at(limiter: Limiter, clock: Clock, per_second: int) -> None:
 
 def test_after_a_decrease_the_rate_cruises_just_below_the_limit_it_saw() -> None:
     """Back to 0.98 × the delivery rate within a second, then a probe that is slow at first:
-    the limit just seen is not reached for about five seconds (a constant +2.5 % a second from
+    the limit just seen is not reached for about seven seconds (a constant +2.5 % a second from
     0.95, before, went past it within three: a probe, and its 429s, every two seconds)."""
     limiter, clock = _limiter()
     _throttled_at(limiter, clock, 200)
     assert limiter.rate == pytest.approx(180, rel=0.02)
     _paced(limiter, clock, 1.0)
     assert limiter.rate == pytest.approx(196, rel=0.005)
-    _paced(limiter, clock, 3.0)
+    _paced(limiter, clock, 5.0)
     assert limiter.rate is not None and 196 < limiter.rate < 199
     _paced(limiter, clock, 3.0)
     assert limiter.rate > 200  # probing beyond it
@@ -170,7 +170,7 @@ def test_a_limit_four_times_higher_than_the_estimate_is_found_within_seconds() -
     limiter, clock = _limiter()
     _throttled_at(limiter, clock, 50)
     assert limiter.rate == pytest.approx(45, rel=0.02)
-    _paced(limiter, clock, 15.0)
+    _paced(limiter, clock, 16.0)
     assert limiter.rate is not None and limiter.rate >= 200
 
 

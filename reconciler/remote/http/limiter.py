@@ -10,10 +10,10 @@ two quantities:
 * the **start rate** (requests per second): unpaced until the first throttle; then paced at
   0.9 × what the server actually accepted over the last second (the delivery rate is the best
   estimate of a rate limit one can get without being told it), back quickly to 0.98 × that rate,
-  where it *cruises*: it grows by a step that starts at 0.05 % of that rate per second and
+  where it *cruises*: it grows by a step that starts at 0.01 % of that rate per second and
   doubles every second (the probe of TCP BBR and CUBIC: slow near the limit last seen, fast
-  beyond it), so the limit just seen is probed again about five seconds later for a handful of
-  429s, and a limit four times higher than the estimate is found within about twelve seconds.
+  beyond it), so the limit just seen is probed again about seven seconds later for a few 429s,
+  and a limit four times higher than the estimate is found within about fifteen seconds.
   The rate grows only while the pace is what holds starts back (RFC 7661's rule: a rate the
   session does not use says nothing about the server). A session younger than one second is
   paced only once its answers show the server's window full (below) and mostly of its own
@@ -60,10 +60,11 @@ _RECOVER = 0.98
 _SLOW_START_STEP = 0.5
 #: ... then cruises: it grows by this fraction of that rate per second, a step that doubles every
 #: ``_DOUBLING_SECONDS`` (at most up to the slow start's), so that the limit just seen is probed
-#: again only after about five seconds (+1 % after four, +2 % after five), while a limit four
-#: times higher is reached in about twelve. A constant +2.5 % a second (before) probed every two
-#: seconds from 0.95 and needed about two minutes for the latter.
-_RATE_GROWTH_PER_SECOND = 0.0005
+#: again only after about seven seconds (+1 % after six, +2 % after seven), while a limit four
+#: times higher is reached in about fifteen. A constant +2.5 % a second (before) probed every two
+#: seconds from 0.95 and needed about two minutes for the latter. Each probe costs a few 429s,
+#: and one in the last second of a run delays its end by the ``Retry-After``.
+_RATE_GROWTH_PER_SECOND = 0.0001
 _DOUBLING_SECONDS = 1.0
 _MAX_DOUBLINGS = 30.0  # 2**30 × the step is past the slow start's for any rate: no overflow
 #: The latency gradient: a short-term round trip above this multiple of the long-term one is

@@ -16,7 +16,12 @@ of R, the attempts, how many were answered 429 and their share of all attempts, 
 that still failed after ``max_attempts`` (10 here). Goal (issue 15):
 at least 0.9 R with at most 2 % of the requests answered 429.
 
+``--trace`` also prints the adaptive run's timeline, sampled every half second: attempts and
+429s per second, the limiter's start rate and in-flight limit, and whether the session was
+holding for a ``Retry-After`` (where an adaptive run loses throughput).
+
     .venv/bin/python bench/bench_limit.py [--writes 3000] [--max-rps 200] [--latency-ms 20]
+                                          [--repeat 1] [--trace]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import os
 import tempfile
 import time
@@ -54,7 +60,56 @@ class Row:
         return self.writes / self.wall
 
 
-async def _apply(emulator: RunningEmulator, plan: Plan, settings: HttpSettings) -> Row:
+_TRACE_STEP = 0.5
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    attempts: int
+    throttled: int
+    rate: float | None
+    limit: float
+    holding: bool
+
+
+async def _sample(session: HttpSession, start: float, into: list[Sample]) -> None:
+    """Every half second, the session's counters and its limiter's state (a private attribute:
+    a benchmark may look)."""
+    limiter = session._limiter
+    while True:
+        stats = session.stats
+        into.append(
+            Sample(
+                time.perf_counter() - start,
+                stats.attempts,
+                stats.statuses.get(429, 0),
+                limiter.rate,
+                limiter.limit,
+                limiter.held() > 0,
+            )
+        )
+        await asyncio.sleep(_TRACE_STEP)
+
+
+def print_trace(samples: list[Sample]) -> None:
+    print(f"{'t s':>5} {'attempts/s':>10} {'429s':>5} {'rate':>6} {'in flight':>9} holding")
+    for before, after in itertools.pairwise(samples):
+        span = after.at - before.at
+        rate = "-" if after.rate is None else f"{after.rate:.0f}"
+        print(
+            f"{before.at:>5.1f} {(after.attempts - before.attempts) / span:>10.0f} "
+            f"{after.throttled - before.throttled:>5} {rate:>6} {after.limit:>9.1f} "
+            f"{'yes' if before.holding or after.holding else ''}"
+        )
+
+
+async def _apply(
+    emulator: RunningEmulator,
+    plan: Plan,
+    settings: HttpSettings,
+    trace: list[Sample] | None = None,
+) -> Row:
     """The write phase's counts, taken when the last write has its outcome (the read-back that
     follows is not part of it)."""
     endpoint = Endpoint(url=emulator.url, token=Secret(emulator.zelto_api_key), name="bench")
@@ -63,26 +118,37 @@ async def _apply(emulator: RunningEmulator, plan: Plan, settings: HttpSettings) 
     start = time.perf_counter()
     async with HttpSession(endpoint, settings) as session:
         row = Row("", total, 0, 0, 0.0)
+        sampler = asyncio.ensure_future(
+            _sample(session, start, trace) if trace is not None else asyncio.sleep(0)
+        )
 
         def on_result(_: object) -> None:
             nonlocal done, row
             done += 1
             if done == total:
+                sampler.cancel()
                 stats = session.stats
                 wall = time.perf_counter() - start
                 row = Row("", total, stats.attempts, stats.statuses.get(429, 0), wall)
 
         applier = Applier(ZeltoClient(session), check_fresh=False, on_result=on_result)
         report = await applier.run(plan)
+        sampler.cancel()
     return dataclasses.replace(row, failed=report.summary.planned - report.summary.applied)
 
 
 def measure(
-    emulator: RunningEmulator, faults: Faults, name: str, plan: Plan, settings: HttpSettings
+    emulator: RunningEmulator,
+    faults: Faults,
+    name: str,
+    plan: Plan,
+    settings: HttpSettings,
+    *,
+    trace: list[Sample] | None = None,
 ) -> Row:
-    """One apply, after a fresh rate window."""
+    """One apply, after a fresh rate window; ``trace`` collects the timeline when given."""
     emulator.set_faults(faults)
-    row = asyncio.run(_apply(emulator, plan, settings))
+    row = asyncio.run(_apply(emulator, plan, settings, trace))
     return dataclasses.replace(row, name=name)
 
 
@@ -109,6 +175,7 @@ def main() -> None:
     parser.add_argument("--max-rps", type=float, default=200.0)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the three rows")
+    parser.add_argument("--trace", action="store_true", help="the adaptive run's timeline")
     args = parser.parse_args()
     faults = Faults(latency_ms=args.latency_ms, max_requests_per_second=args.max_rps)
     default = HttpSettings.from_config(ApplySettings(), max_attempts=10)
@@ -122,6 +189,7 @@ def main() -> None:
     ]
     load_before = os.getloadavg()[0]
     rows: list[Row] = []
+    traces: list[list[Sample]] = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"
         ids = seed(db, -(-args.writes // 4))
@@ -131,7 +199,11 @@ def main() -> None:
             for _ in range(args.repeat):
                 for name, settings in runs:
                     plan = make_plan("bench", ids, args.writes, next(score))
-                    rows.append(measure(emulator, faults, name, plan, settings))
+                    trace: list[Sample] | None = None
+                    if args.trace and settings.adaptive:
+                        trace = []
+                        traces.append(trace)
+                    rows.append(measure(emulator, faults, name, plan, settings, trace=trace))
         finally:
             emulator.stop()
     print(
@@ -140,6 +212,9 @@ def main() -> None:
         f"load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f} (2 cores shared)"
     )
     print_table(rows, args.max_rps)
+    for trace in traces:
+        print("\nadaptive: the write phase every 0.5 s (rate: the limiter's pace, - unpaced)")
+        print_trace(trace)
 
 
 if __name__ == "__main__":

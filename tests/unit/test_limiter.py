@@ -10,7 +10,12 @@ import pytest
 
 from reconciler.emulator import Faults
 from reconciler.remote.http import Endpoint, HttpSession, HttpSettings, Secret
-from reconciler.remote.http.limiter import _HOLD_AFTER, Feedback, Limiter
+from reconciler.remote.http.limiter import (
+    _HOLD_AFTER,
+    PACE_TOLERANCE_SECONDS,
+    Feedback,
+    Limiter,
+)
 
 
 class Clock:
@@ -114,6 +119,22 @@ def test_one_decrease_per_round_then_a_hold_when_the_window_stays_full() -> None
     assert limiter.rate is not None and rate is not None and limiter.rate >= rate
     assert limiter.held() == pytest.approx(1.0)
     assert limiter.reserve() == pytest.approx(1.0)
+
+
+def test_starts_waiting_when_a_hold_begins_go_paced_after_it_not_at_once() -> None:
+    limiter, clock = _limiter()
+    _throttled_at(limiter, clock, 200)
+    rate = limiter.rate
+    assert rate is not None
+    for _ in range(3):  # the window stays full: the session holds for the Retry-After
+        clock.now += 0.01
+        _answer(limiter, clock, _throttled(clock.now - 0.005, retry_after=1.0))
+    # Eight starts that were paced before the hold began ask how long to wait still: the first
+    # until the hold's end, the others one interval after another (the first ones up to the
+    # pace's tolerance early, as at any time), not all at the hold's end.
+    waits = [limiter.held() for _ in range(8)]
+    assert waits[0] == pytest.approx(1.0)
+    assert waits[7] - waits[0] == pytest.approx(7 / rate - PACE_TOLERANCE_SECONDS, rel=0.02)
 
 
 def test_429s_at_random_cost_at_most_half_the_rate() -> None:

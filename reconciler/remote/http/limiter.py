@@ -14,11 +14,11 @@ two quantities:
   doubles every second (the probe of TCP BBR and CUBIC: slow near the limit last seen, fast
   beyond it), so the limit just seen is probed again about seven seconds later for a few 429s,
   and a limit four times higher than the estimate is found within about fifteen seconds.
-  The rate grows only while the pace is what holds starts back (RFC 7661's rule: a rate the
-  session does not use says nothing about the server). A session younger than one second is
-  paced only once its answers show the server's window full (below) and mostly of its own
-  requests: what the window holds is then the limit (before, a young session's delivery rate
-  says nothing);
+  The rate grows only while the pace is what holds starts back (BBR probes only while
+  cwnd-limited, RFC 7661 the same for TCP: a rate the session does not use says nothing about
+  the server). A session younger than one second is paced only once its answers show the
+  server's window full (below) and mostly of its own requests: what the window holds is then
+  the limit (before, a young session's delivery rate says nothing);
 * the **in-flight limit**: cut by the same factor on a throttle, and by the latency gradient when
   the server slows (a short-term round-trip average above twice the long-term one, as in
   Gradient2), growing back by one per round trip up to the configured ``concurrency``.
@@ -28,7 +28,8 @@ requests sent before the last decrease describe the old rate, so they are not co
 (TCP's rule for one loss window). When most answers since a decrease are still 429s, the
 server's window is full (a burst at the start filled it): only then does the whole session hold
 new starts for the ``Retry-After`` the server gave, paced from then on (unpaced, it would fill
-the window again as soon as the hold ends, and hold a second time). The retried request itself
+the window again as soon as the hold ends, and hold a second time); the starts that were
+waiting when it began go out paced after it, not all at once. The retried request itself
 always waits its own ``Retry-After`` (the session's retry loop): the limiter never shortens it.
 Neither quantity goes below half of its high mark (the most the server was seen to take; the
 configured concurrency), so a server that answers 429 at random rather than to a rate costs at

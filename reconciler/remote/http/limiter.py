@@ -199,7 +199,7 @@ class Limiter:
         """Seconds to wait still when a hold began after the caller's :meth:`reserve`: until its
         place in the pace after the hold, reserved now. Released all at once when the hold
         ends, the starts that were waiting would go out as one burst the pace never saw (a
-        429 a second later, measured in every ``bench_limit.py --trace``)."""
+        429 within the next second in every ``bench_limit.py --trace`` run)."""
         if self._hold_until <= self._clock():
             return 0.0
         return self.reserve()

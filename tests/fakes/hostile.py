@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-__all__ = ["RawServer", "http_answer", "raw_server"]
+__all__ = ["RawServer", "http_answer", "raw_server", "read_head"]
 
 #: Builds the raw HTTP answer (status line, headers, body) for the request head it was sent: all
 #: at once, or as chunks sent one after the other (a slow peer).
@@ -36,7 +36,8 @@ class RawServer:
         return b"".join(self.heads)
 
 
-def _read_head(conn: socket.socket) -> bytes:
+def read_head(conn: socket.socket) -> bytes:
+    """The request head: bytes up to the blank line (or the peer's end)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
@@ -54,7 +55,7 @@ def _serve(listener: socket.socket, server: RawServer, answer: Answer) -> None:
             return  # closed at teardown
         with conn:
             try:
-                head = _read_head(conn)
+                head = read_head(conn)
                 server.heads.append(head)
                 answered = answer(head)
                 for chunk in [answered] if isinstance(answered, bytes) else answered:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.hostile import read_head
+
 __all__ = ["make_certificate", "tls_server"]
 
 
@@ -36,16 +38,6 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _read_head(conn: ssl.SSLSocket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def _serve_one(
     conn: socket.socket, context: ssl.SSLContext, answer: Callable[[bytes], bytes] | None
 ) -> None:
@@ -53,7 +45,7 @@ def _serve_one(
         conn.settimeout(2)
         wrapped = context.wrap_socket(conn, server_side=True)
         if answer is not None:
-            wrapped.sendall(answer(_read_head(wrapped)))
+            wrapped.sendall(answer(read_head(wrapped)))
         wrapped.close()
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -35,10 +36,10 @@ from urllib.parse import quote, urlencode, urlsplit
 import httptools
 import httpx
 
+from reconciler.remote.http.urls import may_carry_credential, origin
 from reconciler.remote.http.wire import (
     BodyTooLargeError,
-    answered,
-    decode_body,
+    decoded_answer,
     encode_json,
     query_pairs,
     tls_context,
@@ -54,8 +55,6 @@ MAX_HEAD_BYTES = 64 * 1024
 #: ``%`` (a target is often already percent-encoded). Anything else, spaces and line breaks
 #: included, is percent-encoded, so no target can end the request line early.
 _TARGET_SAFE = "/?:@!$&'()*+,;=%-._~"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_BODY_HEADERS = frozenset({b"content-encoding", b"content-length"})
 
 
 def _header_lines(headers: Mapping[str, str]) -> bytes:
@@ -64,14 +63,16 @@ def _header_lines(headers: Mapping[str, str]) -> bytes:
     lines = []
     for name, value in headers.items():
         if any(c in name or c in value for c in "\r\n\0") or ":" in name:
-            raise httpx.LocalProtocolError(f"the {name!r} header holds a line break or NUL")
+            raise httpx.LocalProtocolError(
+                f"the {name!r} header holds a line break or NUL (or its name a colon)"
+            )
         lines.append(f"{name}: {value}\r\n")
     return "".join(lines).encode("latin-1")
 
 
 def _reason(exc: OSError) -> str:
     """``Connection refused`` rather than asyncio's ``Connect call failed ('127.0.0.1', 1)``."""
-    if isinstance(exc.errno, int) and exc.errno > 0 and type(exc).__name__ != "SSLError":
+    if isinstance(exc.errno, int) and exc.errno > 0 and not isinstance(exc, ssl.SSLError):
         return os.strerror(exc.errno)
     return exc.strerror or str(exc) or type(exc).__name__
 
@@ -211,15 +212,12 @@ class DirectWire:
         headers: Mapping[str, str],
         max_body_bytes: int,
     ) -> None:
-        parts = urlsplit(base_url)
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        where = origin(base_url)
+        if where is None:
             raise ValueError(f"the direct wire speaks http and https, not {base_url!r}")
-        self._host = parts.hostname
-        self._port = parts.port or _DEFAULT_PORTS[scheme]
-        self._tls = scheme == "https"
-        self._origin = (scheme, self._host, self._port)
-        authority = parts.netloc.rpartition("@")[2]
+        self._base = base_url
+        self._host, self._port, self._tls = where.host, where.port, where.scheme == "https"
+        authority = urlsplit(base_url).netloc.rpartition("@")[2]
         self._fixed = _header_lines({"Host": authority, **headers})
         self._limit = max_body_bytes
         self._keep = connections
@@ -241,11 +239,14 @@ class DirectWire:
         if connection is None or not await self._exchange(connection, request, reused=True):
             connection = await self._connect()
             await self._exchange(connection, request, reused=False)
+        status, headers, body, reason = (
+            connection.status,
+            connection.headers,
+            connection.body,
+            connection.reason,
+        )  # read before the connection can take another request
         self._put_back(connection)
-        encoding = next((v for k, v in connection.headers if k.lower() == b"content-encoding"), b"")
-        content = decode_body(connection.body, encoding.decode("latin-1"), self._limit)
-        headers = [h for h in connection.headers if h[0].lower() not in _BODY_HEADERS]
-        return answered(connection.status, headers, content, connection.reason)
+        return decoded_answer(status, headers, body, reason, self._limit)
 
     @staticmethod
     async def _exchange(connection: _Connection, request: bytes, *, reused: bool) -> bool:
@@ -285,11 +286,11 @@ class DirectWire:
         return b"".join((head, self._fixed, self._credential_lines, framing.encode(), body))
 
     def _target(self, url: str, params: Mapping[str, Any] | None) -> str:
-        """The path and query of ``url`` with ``params`` appended, for this origin only."""
+        """The path and query of ``url`` with ``params`` appended, for this origin only (the
+        credential's rule, :func:`may_carry_credential`, checked again: it is in every request)."""
+        if not may_carry_credential(url, self._base):
+            raise httpx.UnsupportedProtocol(f"the direct wire sends only to {self._host}")
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if (scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme)) != self._origin:
-            raise httpx.UnsupportedProtocol(f"the direct wire sends only to {self._origin[1]}")
         query = parts.query
         pairs = query_pairs(params)
         if pairs:

@@ -28,6 +28,7 @@ __all__ = [
     "check_proxy_url",
     "is_loopback",
     "may_carry_credential",
+    "origin",
     "request_url",
     "without_userinfo",
 ]
@@ -62,7 +63,7 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(r"\1", text)
 
 
-def _origin(url: str) -> Origin | None:
+def origin(url: str) -> Origin | None:
     """The URL's origin, or None when it has none we can trust (bad port, no host, no scheme)."""
     try:
         parts = urlsplit(url)
@@ -83,8 +84,8 @@ def may_carry_credential(url: str, api_url: str) -> bool:
     itself (a ``Link`` header, a redirect): an https → http downgrade on the same host is a
     different origin, and so is another port.
     """
-    target = _origin(url)
-    return target is not None and target == _origin(api_url)
+    target = origin(url)
+    return target is not None and target == origin(api_url)
 
 
 def request_url(path: str, api_url: str) -> tuple[str, str]:

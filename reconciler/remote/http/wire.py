@@ -45,6 +45,7 @@ __all__ = [
     "TransportWire",
     "Wire",
     "decode_body",
+    "decoded_answer",
     "encode_json",
     "env_proxy",
     "query_pairs",
@@ -154,6 +155,18 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=True)
 
 
+def decoded_answer(
+    status: int, raw_headers: list[tuple[bytes, bytes]], raw: bytes, reason: bytes, limit: int
+) -> httpx.Response:
+    """The answer as callers see it: the body decoded by its ``Content-Encoding`` under the cap
+    (:func:`decode_body`), handed on without the ``Content-Encoding`` and ``Content-Length``
+    that no longer describe it."""
+    encoding = next((v for k, v in raw_headers if k.lower() == b"content-encoding"), b"")
+    content = decode_body(raw, encoding.decode("latin-1"), limit)
+    headers = [h for h in raw_headers if h[0].lower() not in _BODY_HEADERS]
+    return answered(status, headers, content, reason)
+
+
 def answered(
     status: int, headers: list[tuple[bytes, bytes]], content: bytes, reason: bytes
 ) -> httpx.Response:
@@ -251,13 +264,8 @@ class AiohttpWire:
             proxy=self._proxy,
         ) as answer:
             raw = await self._read(answer)
-            content = decode_body(raw, answer.headers.get("Content-Encoding", ""), self._limit)
-            return answered(
-                answer.status,
-                [h for h in answer.raw_headers if h[0].lower() not in _BODY_HEADERS],
-                content,
-                (answer.reason or "").encode(),
-            )
+            reason = (answer.reason or "").encode()
+            return decoded_answer(answer.status, list(answer.raw_headers), raw, reason, self._limit)
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         """The raw body, at most the cap: a declared length is checked before reading; an

@@ -390,20 +390,20 @@ def normalise_uuid(value: str | UUID | None) -> str | None:
 
 def compared_remote(record: RemoteRecord) -> dict[str, Any]:
     """The compared fields of a remote record, normalised."""
-    return {
-        "label": record.label,
-        "verdict": record.verdict,
-        "score": normalise_score(record.score),
-        "note": record.note,
-        "metricId": normalise_uuid(record.metric_id),
-        "externalId": record.external_id,
-    }
+    return _compared(record, record.metric_id)
 
 
 def compared_declared(
     record: MetricRecord | DeclaredRecord, metric_id: str | None
 ) -> dict[str, Any]:
     """The compared fields of a declared record, normalised, with its effective metric id."""
+    return _compared(record, metric_id)
+
+
+def _compared(
+    record: RemoteRecord | MetricRecord | DeclaredRecord, metric_id: str | None
+) -> dict[str, Any]:
+    """One normalisation for both sides, so that a diff is never the two sides' formats."""
     return {
         "label": record.label,
         "verdict": record.verdict,

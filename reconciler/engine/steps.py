@@ -87,7 +87,7 @@ def _run_boxed(step: Coroutine[Any, Any, T]) -> T:
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where it is installed: the reading phase of a large plan is bound by
     the client's CPU per request, and uvloop's loop and transports take less of it than
-    asyncio's (docs/performance.md, "The direct wire"). None: asyncio's own loop."""
+    asyncio's (docs/performance.md, "Event loop"). None: asyncio's own loop."""
     return uvloop.new_event_loop if uvloop is not None else None
 
 
